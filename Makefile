@@ -1,0 +1,52 @@
+# One target per task; each is a thin call into a script or console entry point.
+# A fresh machine needs only: `make run` (serve) and `make test` (set up and pass the tests).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP_STAMP := $(VENV)/.setup-done
+REQUIREMENTS := requirements/runtime.txt requirements/build.txt requirements/dev.txt
+MODEL_VARIANT ?= lite0
+MODEL_DIR := artifacts/efficientnet-$(MODEL_VARIANT)/1
+MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) \
+	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
+
+.DEFAULT_GOAL := help
+.PHONY: help setup model run test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup: $(SETUP_STAMP) ## create .venv with the pinned dependencies and the service package
+
+$(SETUP_STAMP): $(REQUIREMENTS) services/classifier/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
+	$(BIN)/pip install --quiet --no-deps -e services/classifier
+	touch $@
+
+model: $(MODEL_DIR)/metadata.json ## build the model artifact (MODEL_VARIANT=lite0|lite1|lite2)
+
+$(MODEL_DIR)/metadata.json: $(SETUP_STAMP) $(MODEL_SOURCES)
+	$(BIN)/classifier-build-model --variant $(MODEL_VARIANT) --output artifacts
+
+run: model ## serve the default model on 127.0.0.1:8000
+	CLASSIFIER_MODEL_DIR=$(MODEL_DIR) $(BIN)/classifier-serve
+
+lint: $(SETUP_STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint model ## set up, lint and run the whole test suite
+	$(BIN)/python -m pytest
+
+bench: model ## measure throughput and latency; writes docs/performance.md
+	$(BIN)/python benchmarks/bench_service.py --output docs/performance.md
+
+clean: ## remove the virtual environment and built artifacts
+	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

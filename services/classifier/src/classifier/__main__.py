@@ -1,0 +1,3 @@
+from classifier.server import main
+
+main()

@@ -1,0 +1,83 @@
+"""``POST /v1/classify``: one image in the body (or a multipart ``file``), top-k labels out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Request, post
+from litestar.datastructures import UploadFile
+
+from classifier.api.schemas import (
+    ClassifyResponse,
+    ModelBody,
+    PredictionBody,
+    TimingsBody,
+    error_responses,
+)
+from classifier.decode import SUPPORTED_MEDIA_TYPES
+from classifier.errors import InvalidRequest, UnsupportedMediaType
+from classifier.runtime import Runtime
+
+MAX_TOP_K = 20
+DEFAULT_TOP_K = 5
+_ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
+
+
+@post(
+    "/v1/classify",
+    status_code=200,
+    summary="Classify one image",
+    description=(
+        "Send the image bytes as the body (image/jpeg, image/png, image/webp) or as the "
+        "`file` field of a multipart form. `top_k` (1-20, default 5) sets how many labels."
+    ),
+    responses=error_responses(400, 413, 415, 500, 503),
+    tags=["v1"],
+)
+async def classify(request: Request[Any, Any, Any], runtime: Runtime) -> ClassifyResponse:
+    started = time.perf_counter()
+    top_k = parse_top_k(request.query_params.get("top_k"))
+    image = await read_image(request)
+    model = runtime.model()
+    await runtime.faults.apply()
+    probabilities, timings = await model.classify_images([image])
+    predictions = model.top_k(probabilities[0], top_k)
+    return ClassifyResponse(
+        model=ModelBody(name=model.metadata.name, version=model.metadata.version, backend=model.backend.name),
+        predictions=[PredictionBody(label=p.label, index=p.index, score=p.score) for p in predictions],
+        timings=TimingsBody(
+            decode_ms=round(timings.decode_ms, 3),
+            preprocess_ms=round(timings.preprocess_ms, 3),
+            inference_ms=round(timings.inference_ms, 3),
+            total_ms=round((time.perf_counter() - started) * 1000, 3),
+        ),
+    )
+
+
+def parse_top_k(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_TOP_K
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {raw!r}") from None
+    if not 1 <= value <= MAX_TOP_K:
+        raise InvalidRequest(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {value}")
+    return value
+
+
+async def read_image(request: Request[Any, Any, Any]) -> bytes:
+    """The image bytes from a raw body or a multipart ``file`` field."""
+    media_type = request.content_type[0].lower()
+    if media_type in SUPPORTED_MEDIA_TYPES:
+        return await request.body()
+    if media_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidRequest("the multipart form has no `file` field holding the image")
+        data = await upload.read()
+        return bytes(data)
+    shown = media_type or "none"
+    raise UnsupportedMediaType(f"content type {shown!r} is not supported; send one of: {_ACCEPTED}")

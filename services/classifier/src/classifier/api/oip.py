@@ -1,0 +1,230 @@
+"""Open Inference Protocol (KServe v2) REST routes.
+
+Spec: https://github.com/kserve/open-inference-protocol (REST). Inputs: one ``image`` tensor of
+datatype BYTES (base64-encoded JPEG/PNG/WebP, shape ``[N]``) or one ``input`` tensor of
+datatype FP32, shape ``[N, 3, H, W]``, already preprocessed. Outputs: ``probabilities``
+(FP32 ``[N, classes]``) and ``labels`` (BYTES ``[N, top_k]``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from litestar import Request, Response, get, post
+
+from classifier import __version__
+from classifier.api.classify import parse_top_k
+from classifier.api.schemas import error_responses
+from classifier.errors import InvalidRequest, ModelNotFound
+from classifier.inference import MAX_IMAGES_PER_REQUEST, ImageClassifier
+from classifier.runtime import Runtime
+
+SERVER_NAME = "classifier"
+IMAGE_INPUT = "image"
+TENSOR_INPUT = "input"
+OUTPUTS = ("probabilities", "labels")
+
+
+class InferInput(msgspec.Struct):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class RequestedOutput(msgspec.Struct):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class InferRequest(msgspec.Struct):
+    inputs: list[InferInput]
+    id: str | None = None
+    outputs: list[RequestedOutput] | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class OutputTensor(msgspec.Struct):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class InferResponse(msgspec.Struct, omit_defaults=True):
+    model_name: str
+    model_version: str
+    outputs: list[OutputTensor]
+    id: str | None = None
+
+
+@get("/v2", tags=["oip"], summary="Server metadata")
+async def server_metadata() -> dict[str, Any]:
+    return {"name": SERVER_NAME, "version": __version__, "extensions": []}
+
+
+@get("/v2/health/live", tags=["oip"], summary="Liveness: the process is serving HTTP")
+async def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@get("/v2/health/ready", tags=["oip"], summary="Readiness: model loaded and warmed up, not draining")
+async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
+    if runtime.ready:
+        return Response({"ready": True})
+    reason = "draining" if runtime.draining else "model loading"
+    return Response({"ready": False, "reason": reason}, status_code=503)
+
+
+@get("/v2/models/{name:str}", tags=["oip"], summary="Model metadata", responses=error_responses(404, 503))
+async def model_metadata(name: str, runtime: Runtime) -> dict[str, Any]:
+    model = _model_named(name, runtime)
+    channels, height, width = model.input_shape
+    return {
+        "name": name,
+        "versions": [model.metadata.version],
+        "platform": "onnxruntime_onnx" if model.backend.name == "onnxruntime" else "pytorch_torchscript",
+        "inputs": [
+            {"name": IMAGE_INPUT, "datatype": "BYTES", "shape": [-1]},
+            {"name": TENSOR_INPUT, "datatype": "FP32", "shape": [-1, channels, height, width]},
+        ],
+        "outputs": [
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(model.metadata.labels)]},
+            {"name": "labels", "datatype": "BYTES", "shape": [-1, -1]},
+        ],
+    }
+
+
+@get("/v2/models/{name:str}/ready", tags=["oip"], summary="Model readiness", responses=error_responses(404))
+async def model_ready(name: str, runtime: Runtime) -> Response[dict[str, Any]]:
+    if name != runtime.served_model_name:
+        raise ModelNotFound(f"no model named {name!r} is served here")
+    return Response({"name": name, "ready": runtime.ready}, status_code=200 if runtime.ready else 503)
+
+
+@post(
+    "/v2/models/{name:str}/infer",
+    status_code=200,
+    tags=["oip"],
+    summary="Inference (BYTES images or an FP32 [N,3,H,W] tensor)",
+    responses=error_responses(400, 404, 413, 500, 503),
+)
+async def infer(name: str, request: Request[Any, Any, Any], runtime: Runtime) -> InferResponse:
+    model = _model_named(name, runtime)
+    body = _decode_request(await request.body())
+    if len(body.inputs) != 1:
+        raise InvalidRequest(
+            f"expected exactly one input ({IMAGE_INPUT!r} or {TENSOR_INPUT!r}), got {len(body.inputs)}"
+        )
+    tensor = body.inputs[0]
+    wanted = _requested_outputs(body)
+    top_k = parse_top_k(_parameter(body, "top_k"))
+    await runtime.faults.apply()
+    if tensor.datatype == "BYTES":
+        images = _images_from(tensor)
+        probabilities, _ = await model.classify_images(images)
+    elif tensor.datatype == "FP32":
+        probabilities = await model.classify_tensor(_fp32_batch_from(tensor, model))
+    else:
+        raise InvalidRequest(f"input datatype must be BYTES or FP32, got {tensor.datatype!r}")
+    return InferResponse(
+        model_name=name,
+        model_version=model.metadata.version,
+        id=body.id,
+        outputs=[_output(output, probabilities, model, top_k) for output in wanted],
+    )
+
+
+def _model_named(name: str, runtime: Runtime) -> ImageClassifier:
+    if runtime.served_model_name is not None and name != runtime.served_model_name:
+        raise ModelNotFound(f"no model named {name!r} is served here; try {runtime.served_model_name!r}")
+    return runtime.model()
+
+
+def _decode_request(raw: bytes) -> InferRequest:
+    try:
+        return msgspec.json.decode(raw, type=InferRequest)
+    except msgspec.ValidationError as error:
+        raise InvalidRequest(f"the inference request does not follow the protocol: {error}") from None
+    except msgspec.DecodeError:
+        raise InvalidRequest("the body is not valid JSON") from None
+
+
+def _parameter(body: InferRequest, key: str) -> str | None:
+    value = (body.parameters or {}).get(key)
+    return None if value is None else str(value)
+
+
+def _requested_outputs(body: InferRequest) -> list[str]:
+    if not body.outputs:
+        return list(OUTPUTS)
+    names = [output.name for output in body.outputs]
+    unknown = sorted(set(names) - set(OUTPUTS))
+    if unknown:
+        raise InvalidRequest(f"unknown output(s) {unknown}; this model has {list(OUTPUTS)}")
+    return names
+
+
+def _images_from(tensor: InferInput) -> list[bytes]:
+    if tensor.name != IMAGE_INPUT:
+        raise InvalidRequest(f"a BYTES input must be named {IMAGE_INPUT!r}, got {tensor.name!r}")
+    if len(tensor.shape) != 1 or tensor.shape[0] != len(tensor.data):
+        raise InvalidRequest(f"BYTES input shape must be [{len(tensor.data)}], got {tensor.shape}")
+    if not 1 <= len(tensor.data) <= MAX_IMAGES_PER_REQUEST:
+        raise InvalidRequest(f"send 1 to {MAX_IMAGES_PER_REQUEST} images, got {len(tensor.data)}")
+    images = []
+    for position, item in enumerate(tensor.data):
+        if not isinstance(item, str):
+            raise InvalidRequest(f"image {position} must be a base64 string")
+        try:
+            images.append(base64.b64decode(item, validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidRequest(f"image {position} is not valid base64") from None
+    return images
+
+
+def _fp32_batch_from(tensor: InferInput, model: ImageClassifier) -> npt.NDArray[np.float32]:
+    if tensor.name != TENSOR_INPUT:
+        raise InvalidRequest(f"an FP32 input must be named {TENSOR_INPUT!r}, got {tensor.name!r}")
+    image_shape = list(model.input_shape)
+    shape = tensor.shape
+    if len(shape) != 4 or shape[1:] != image_shape or not 1 <= shape[0] <= MAX_IMAGES_PER_REQUEST:
+        raise InvalidRequest(
+            f"FP32 input shape must be [N, {', '.join(map(str, image_shape))}] "
+            f"with 1 <= N <= {MAX_IMAGES_PER_REQUEST}, got {shape}"
+        )
+    try:
+        values = np.asarray(tensor.data, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise InvalidRequest("FP32 input data must be numbers") from None
+    if values.size != math.prod(shape):
+        raise InvalidRequest(f"FP32 input has {values.size} values; shape {shape} needs {math.prod(shape)}")
+    if not np.isfinite(values).all():
+        raise InvalidRequest("FP32 input data must be finite numbers")
+    return values.reshape(shape)
+
+
+def _output(
+    name: str, probabilities: npt.NDArray[np.float32], model: ImageClassifier, top_k: int
+) -> OutputTensor:
+    if name == "probabilities":
+        return OutputTensor(
+            name=name, shape=list(probabilities.shape), datatype="FP32", data=probabilities.ravel().tolist()
+        )
+    labels = [[p.label for p in model.top_k(row, top_k)] for row in probabilities]
+    return OutputTensor(
+        name=name,
+        shape=[len(labels), top_k],
+        datatype="BYTES",
+        data=[label for row in labels for label in row],
+    )
+
+
+ROUTES = [server_metadata, live, ready, model_metadata, model_ready, infer]

@@ -1,0 +1,104 @@
+"""The model artifact: an ONNX graph, a TorchScript module and the metadata that describes them.
+
+The build (`classifier.modelbuild`) writes it; the service only reads it. The metadata is the
+single source of truth for input size, preprocessing and labels, so serving never needs timm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+METADATA_FILE = "metadata.json"
+ONNX_FILE = "model.onnx"
+TORCHSCRIPT_FILE = "model.torchscript.pt"
+
+
+class ArtifactError(RuntimeError):
+    """The artifact directory is missing, incomplete or does not match its checksums."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preprocessing:
+    """How a decoded RGB image becomes the model's input tensor."""
+
+    resize_shorter_side: int
+    crop_size: int
+    interpolation: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMetadata:
+    name: str
+    version: str
+    variant: str
+    input_name: str
+    output_name: str
+    input_size: int
+    preprocessing: Preprocessing
+    labels: tuple[str, ...]
+    weights_sha256: str
+    onnx_sha256: str
+    torchscript_sha256: str
+    versions: dict[str, str]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ModelMetadata:
+        pre = raw["preprocessing"]
+        return cls(
+            **{
+                **raw,
+                "preprocessing": Preprocessing(
+                    **{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])}
+                ),
+                "labels": tuple(raw["labels"]),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelArtifact:
+    directory: Path
+    metadata: ModelMetadata
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.directory / ONNX_FILE
+
+    @property
+    def torchscript_path(self) -> Path:
+        return self.directory / TORCHSCRIPT_FILE
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_artifact(directory: Path, *, verify: str = ONNX_FILE) -> ModelArtifact:
+    """Read the metadata and check the checksum of the file the chosen backend will load."""
+    metadata_path = directory / METADATA_FILE
+    if not metadata_path.is_file():
+        raise ArtifactError(f"no {METADATA_FILE} in {directory}: build it with `make model`")
+    try:
+        metadata = ModelMetadata.from_dict(json.loads(metadata_path.read_text()))
+    except (ValueError, KeyError, TypeError) as error:
+        raise ArtifactError(f"{metadata_path} is not valid model metadata: {error}") from None
+    expected = {ONNX_FILE: metadata.onnx_sha256, TORCHSCRIPT_FILE: metadata.torchscript_sha256}
+    path = directory / verify
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing")
+    if sha256_of(path) != expected[verify]:
+        raise ArtifactError(f"{path} does not match the sha256 recorded in {METADATA_FILE}")
+    return ModelArtifact(directory=directory, metadata=metadata)

@@ -1,0 +1,105 @@
+"""Prometheus metrics the service exports. Names and labels here are a contract with
+platform/ (alerts, dashboards) and rollouts/ (canary analysis): change them together.
+
+Label values are bounded: routes are templates (``/v2/models/{name}/infer``), never raw paths.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from classifier import __version__
+
+# Request latency buckets bracket the latency SLO (see platform/slos): fine-grained from a
+# few ms (one image on an idle pod) to the SLO threshold, coarse up to the deadline.
+LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+)
+# Stage durations are per image (decode/preprocess) or per batch (inference): ms range.
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+class ServiceMetrics:
+    """All metrics of one app instance, on its own registry (tests build several apps)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "classifier_http_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            ["route", "method", "code"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "classifier_http_request_duration_seconds",
+            "Time from request received to response sent, by route template and method.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "classifier_http_requests_in_flight", "HTTP requests being handled now.", registry=r
+        )
+        self.decode_duration = Histogram(
+            "classifier_decode_duration_seconds",
+            "Image decode time per image.",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.preprocess_duration = Histogram(
+            "classifier_preprocess_duration_seconds",
+            "Resize, crop and normalise time per image.",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.inference_duration = Histogram(
+            "classifier_inference_duration_seconds",
+            "Model forward time per call (one call may hold a batch).",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.images = Counter(
+            "classifier_images", "Images classified (one request may hold several).", registry=r
+        )
+        self.model_info = Gauge(
+            "classifier_model_info",
+            "The loaded model; value is 1.",
+            ["name", "version", "backend", "device"],
+            registry=r,
+        )
+        self.model_loaded = Gauge(
+            "classifier_model_loaded", "1 once the model is loaded and warmed up, else 0.", registry=r
+        )
+        self.build_info = Gauge(
+            "classifier_build_info", "Service build; value is 1.", ["version", "python"], registry=r
+        )
+        self.build_info.labels(version=__version__, python=platform.python_version()).set(1)
+        self.fault_injection = Gauge(
+            "classifier_fault_injection_enabled",
+            "1 while drill fault injection is on (never in normal operation).",
+            registry=r,
+        )

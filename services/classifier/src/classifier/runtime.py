@@ -1,0 +1,106 @@
+"""The service's live state: settings, metrics, the loaded model and the lifecycle flags.
+
+One instance per process, shared by the handlers (through dependency injection), the
+start-up loader and the signal handler that starts a drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from classifier.backends import load_model
+from classifier.config import Settings
+from classifier.errors import NotReady
+from classifier.faults import FaultInjector
+from classifier.inference import ImageClassifier
+from classifier.metrics import ServiceMetrics
+
+logger = logging.getLogger("classifier")
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        classifier: ImageClassifier | None = None,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or ServiceMetrics()
+        self.faults = FaultInjector(settings)
+        self.classifier = classifier
+        self.draining = False
+        self.load_error: str | None = None
+        self.metrics.fault_injection.set(1 if self.faults.enabled else 0)
+        if classifier is not None:
+            self._publish_model(classifier)
+
+    @property
+    def ready(self) -> bool:
+        """Ready: model loaded and warmed up, and not draining."""
+        return self.classifier is not None and not self.draining
+
+    def model(self) -> ImageClassifier:
+        """The loaded model; NotReady while it is still loading."""
+        if self.classifier is None:
+            raise NotReady("the model is still loading; retry shortly")
+        return self.classifier
+
+    async def load(self) -> None:
+        """Load and warm up the model off the event loop; on failure record why."""
+        if self.classifier is not None:
+            return
+        try:
+            classifier = await asyncio.to_thread(self._load_blocking)
+        except Exception as error:
+            self.load_error = f"{type(error).__name__}: {error}"
+            logger.exception("model load failed", extra={"event": "model_load_failed"})
+            raise
+        self.classifier = classifier
+        self._publish_model(classifier)
+        logger.info(
+            "model ready",
+            extra={
+                "event": "model_ready",
+                "model": classifier.metadata.name,
+                "version": classifier.metadata.version,
+                "backend": classifier.backend.name,
+                "device": classifier.backend.device,
+            },
+        )
+
+    def start_draining(self) -> None:
+        if not self.draining:
+            self.draining = True
+            self.metrics.model_loaded.set(0)
+            logger.info("draining: readiness now reports 503", extra={"event": "draining"})
+
+    def close(self) -> None:
+        if self.classifier is not None:
+            self.classifier.close()
+
+    def _load_blocking(self) -> ImageClassifier:
+        artifact, backend = load_model(self.settings)
+        classifier = ImageClassifier(
+            artifact.metadata, backend, self.metrics, max_image_pixels=self.settings.max_image_pixels
+        )
+        classifier.warm_up()
+        return classifier
+
+    def _publish_model(self, classifier: ImageClassifier) -> None:
+        meta = classifier.metadata
+        self.metrics.model_info.labels(
+            name=meta.name,
+            version=meta.version,
+            backend=classifier.backend.name,
+            device=classifier.backend.device,
+        ).set(1)
+        self.metrics.model_loaded.set(1)
+
+    @property
+    def served_model_name(self) -> str | None:
+        if self.classifier is None:
+            return self.settings.model_name or None
+        return self.settings.model_name or self.classifier.metadata.name

@@ -1,0 +1,46 @@
+"""The artifact the build writes: complete metadata, checksums enforced on load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from classifier.artifact import ONNX_FILE, ArtifactError, load_artifact, sha256_of
+
+
+def test_metadata_records_what_serving_and_audits_need(artifact_dir: Path) -> None:
+    meta = load_artifact(artifact_dir).metadata
+    assert (meta.name, meta.version, meta.variant, meta.input_size) == (
+        "efficientnet-lite0",
+        "1",
+        "lite0",
+        224,
+    )
+    assert meta.preprocessing.crop_size == 224
+    assert meta.preprocessing.resize_shorter_side == 256
+    assert meta.preprocessing.mean == meta.preprocessing.std == (0.5, 0.5, 0.5)
+    assert len(meta.labels) == 1000
+    assert meta.labels[967] == "espresso"
+    assert meta.onnx_sha256 == sha256_of(artifact_dir / ONNX_FILE)
+    assert len(meta.weights_sha256) == 64
+    assert {"torch", "onnx", "onnxruntime", "opset"} <= set(meta.versions)
+
+
+def test_tampered_onnx_file_is_refused(artifact_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, copy)
+    with (copy / ONNX_FILE).open("ab") as stream:
+        stream.write(b"\0")
+    with pytest.raises(ArtifactError, match="does not match the sha256"):
+        load_artifact(copy)
+
+
+def test_unreadable_metadata_is_refused(artifact_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, copy)
+    (copy / "metadata.json").write_text(json.dumps({"name": "x"}))
+    with pytest.raises(ArtifactError, match="not valid model metadata"):
+        load_artifact(copy)

@@ -1,0 +1,69 @@
+"""/metrics after a known sequence of requests, on a server of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ServerProcess, StartServer
+
+
+@pytest.fixture(scope="module")
+def fresh_server(start_server: StartServer) -> ServerProcess:
+    return start_server()
+
+
+def test_counts_match_known_requests(fresh_server: ServerProcess, coffee_jpeg: bytes) -> None:
+    client = fresh_server.client
+    for _ in range(3):
+        assert (
+            client.post(
+                "/v1/classify", content=coffee_jpeg, headers={"content-type": "image/jpeg"}
+            ).status_code
+            == 200
+        )
+    assert (
+        client.post("/v1/classify", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+    )
+    assert (
+        client.post("/v1/classify", content=b"garbage", headers={"content-type": "image/png"}).status_code
+        == 400
+    )
+    assert client.get("/v2/models/efficientnet-lite0").status_code == 200
+    assert client.get("/v2/models/other-model").status_code == 404
+    assert client.get("/no/such/path/12345").status_code == 404
+
+    metric = fresh_server.metric
+    assert metric("classifier_http_requests_total", route="/v1/classify", method="POST", code="200") == 3
+    assert metric("classifier_http_requests_total", route="/v1/classify", method="POST", code="415") == 1
+    assert metric("classifier_http_requests_total", route="/v1/classify", method="POST", code="400") == 1
+    # Path parameters and unknown paths never become label values.
+    assert metric("classifier_http_requests_total", route="/v2/models/{name}", method="GET", code="200") == 1
+    assert metric("classifier_http_requests_total", route="/v2/models/{name}", method="GET", code="404") == 1
+    assert metric("classifier_http_requests_total", route="<unmatched>", method="GET", code="404") == 1
+    assert "12345" not in client.get("/metrics").text
+    assert "other-model" not in client.get("/metrics").text
+
+    assert metric("classifier_http_request_duration_seconds_count", route="/v1/classify", method="POST") == 5
+    assert metric("classifier_images_total") == 3
+    assert metric("classifier_inference_duration_seconds_count") == 3  # the warm-up is not observed
+    assert metric("classifier_decode_duration_seconds_count") == 3
+    assert metric("classifier_preprocess_duration_seconds_count") == 3
+    assert metric("classifier_http_requests_in_flight") == 1  # the /metrics request itself
+    assert metric("classifier_model_loaded") == 1
+    assert metric("classifier_fault_injection_enabled") == 0
+    assert (
+        metric(
+            "classifier_model_info",
+            name="efficientnet-lite0",
+            version="1",
+            backend="onnxruntime",
+            device="cpu",
+        )
+        == 1
+    )
+
+
+def test_latency_buckets_bracket_the_slo(fresh_server: ServerProcess) -> None:
+    text = fresh_server.client.get("/metrics").text
+    for bound in ('le="0.005"', 'le="0.25"', 'le="0.5"', 'le="1.0"', 'le="5.0"'):
+        assert f"classifier_http_request_duration_seconds_bucket{{{bound}" in text

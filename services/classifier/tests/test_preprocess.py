@@ -1,0 +1,34 @@
+"""Preprocessing follows the model's recipe: shorter side to crop/0.875, centre crop, [-1, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from classifier.artifact import Preprocessing
+from classifier.preprocess import preprocess
+
+SPEC = Preprocessing(
+    resize_shorter_side=256, crop_size=224, interpolation="bicubic", mean=(0.5,) * 3, std=(0.5,) * 3
+)
+
+
+def test_output_is_chw_float32_in_minus_one_to_one() -> None:
+    tensor = preprocess(Image.new("RGB", (640, 480), (255, 0, 128)), SPEC)
+    assert tensor.shape == (3, 224, 224)
+    assert tensor.dtype == np.float32
+    assert tensor.flags.c_contiguous
+    np.testing.assert_allclose(tensor[:, 100, 100], [1.0, -1.0, 128 / 127.5 - 1], atol=1e-6)
+
+
+def test_centre_crop_keeps_the_middle() -> None:
+    image = Image.new("RGB", (512, 256), (0, 0, 0))
+    image.paste((255, 255, 255), (192, 0, 320, 256))  # a white band in the middle quarter
+    tensor = preprocess(image, SPEC)
+    assert tensor[0, 112, 112] > 0.9  # centre is white
+    assert tensor[0, 112, 0] < -0.9  # edges of the crop are black
+
+
+def test_tiny_and_extreme_aspect_images_still_give_the_input_shape() -> None:
+    for size in [(1, 1), (3000, 10), (10, 3000), (224, 224)]:
+        assert preprocess(Image.new("RGB", size), SPEC).shape == (3, 224, 224)
