@@ -12,7 +12,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench clean
+.PHONY: help setup model run test lint format bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,8 +45,12 @@ format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 test: lint model ## set up, lint and run the whole test suite
 	$(BIN)/python -m pytest
 
-bench: model ## measure throughput and latency; writes docs/performance.md
+bench: model ## measure throughput and latency against the naive baseline; writes docs/performance.md
+	$(BIN)/pip install --quiet -r requirements/bench.txt
 	$(BIN)/python benchmarks/bench_service.py --output docs/performance.md
 
 clean: ## remove the virtual environment and built artifacts
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+
+docs: $(SETUP_STAMP) ## regenerate the settings table in services/classifier/README.md
+	$(BIN)/python -m classifier.settings_doc services/classifier/README.md

@@ -120,7 +120,6 @@ def start_server(artifact_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         env |= {
             "CLASSIFIER_MODEL_DIR": str(artifact_dir),
             "CLASSIFIER_PORT": str(port),
-            "CLASSIFIER_INFERENCE_THREADS": "2",
             "PYTHONUNBUFFERED": "1",
         }
         env |= {f"CLASSIFIER_{key.upper()}": value for key, value in settings.items()}

@@ -6,10 +6,11 @@ import io
 import resource
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from classifier.decode import decode_image
+from classifier.decode import DRAFT_MARGIN, decode_image
 from classifier.errors import InvalidImage, PayloadTooLarge
 from classifier.modelbuild import photos
 
@@ -58,3 +59,37 @@ def test_limit_is_inclusive() -> None:
     assert decode_image(photos.encode("coffee", "PNG"), max_pixels=600 * 400).size == (600, 400)
     with pytest.raises(PayloadTooLarge):
         decode_image(photos.encode("coffee", "PNG"), max_pixels=600 * 400 - 1)
+
+
+def test_large_jpegs_decode_at_reduced_scale_with_the_same_top5(artifact_dir: object) -> None:
+    """Camera-sized photos: decoding at 1/2-1/8 scale must not change any answer."""
+    from pathlib import Path
+
+    from classifier.backends import load_model
+    from classifier.config import Settings
+    from classifier.modelbuild.parity import top5
+    from classifier.preprocess import preprocess
+
+    artifact, backend = load_model(Settings(model_dir=Path(str(artifact_dir))))
+    spec = artifact.metadata.preprocessing
+    full, reduced = [], []
+    for name in ("coffee", "chelsea", "rocket", "astronaut", "camera"):
+        for width in (2400, 3200, 4000):
+            image = photos.photo(name)
+            scaled = image.resize(
+                (width, round(image.height * width / image.width)), Image.Resampling.LANCZOS
+            )
+            buffer = io.BytesIO()
+            scaled.save(buffer, "JPEG", quality=92)
+            data = buffer.getvalue()
+            fast = decode_image(data, max_pixels=LIMIT, target=spec.resize_shorter_side)
+            assert min(fast.size) < min(scaled.size), "a large JPEG is decoded at a reduced scale"
+            assert min(fast.size) >= DRAFT_MARGIN * spec.resize_shorter_side
+            full.append(preprocess(decode_image(data, max_pixels=LIMIT), spec))
+            reduced.append(preprocess(fast, spec))
+    assert top5(backend.predict(np.stack(full))) == top5(backend.predict(np.stack(reduced)))
+
+
+def test_small_jpegs_and_other_formats_decode_at_full_scale() -> None:
+    assert decode_image(photos.encode("coffee"), max_pixels=LIMIT, target=256).size == (600, 400)
+    assert decode_image(photos.encode("coffee", "PNG"), max_pixels=LIMIT, target=64).size == (600, 400)

@@ -32,3 +32,24 @@ def test_centre_crop_keeps_the_middle() -> None:
 def test_tiny_and_extreme_aspect_images_still_give_the_input_shape() -> None:
     for size in [(1, 1), (3000, 10), (10, 3000), (224, 224)]:
         assert preprocess(Image.new("RGB", size), SPEC).shape == (3, 224, 224)
+
+
+def _reference(image: Image.Image, spec: Preprocessing) -> np.ndarray:
+    """The textbook recipe: resize the whole image, then crop, then normalise."""
+    width, height = image.size
+    scale = spec.resize_shorter_side / min(width, height)
+    size = (max(spec.crop_size, round(width * scale)), max(spec.crop_size, round(height * scale)))
+    resized = image.resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - spec.crop_size) // 2, (size[1] - spec.crop_size) // 2
+    crop = resized.crop((left, top, left + spec.crop_size, top + spec.crop_size))
+    return (np.asarray(crop, dtype=np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+
+
+def test_resampling_only_the_crop_matches_the_textbook_recipe() -> None:
+    from classifier.modelbuild import photos
+
+    for name in ("coffee", "chelsea", "rocket", "astronaut", "camera"):
+        image = photos.photo(name)
+        difference = np.abs(preprocess(image, SPEC) - _reference(image, SPEC))
+        assert difference.max() <= 1 / 127.5 + 1e-6, name  # at most one 8-bit level, anywhere
+        assert difference.mean() < 1e-5, name

@@ -49,3 +49,31 @@ def test_sigterm_on_idle_server_exits_promptly(start_server: StartServer) -> Non
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 5
+
+
+def test_sigterm_drains_queued_requests_too(start_server: StartServer, coffee_jpeg: bytes) -> None:
+    """Twelve requests queued behind one worker at batch 1: every one is answered, then exit 0."""
+    server = start_server(
+        inference_workers="1", max_batch_size="1", max_batch_wait_ms="0", shutdown_timeout_s="20"
+    )
+    results: list[int] = []
+
+    def request() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            results.append(
+                client.post(
+                    "/v1/classify", content=coffee_jpeg, headers={"content-type": "image/jpeg"}
+                ).status_code
+            )
+
+    workers = [threading.Thread(target=request) for _ in range(12)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 10
+    while server.metric("classifier_http_requests_in_flight") < 13 and time.monotonic() < deadline:
+        time.sleep(0.005)  # 12 requests + this /metrics scrape
+    server.process.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.join(timeout=30)
+    assert results == [200] * 12
+    assert server.process.wait(timeout=20) == 0

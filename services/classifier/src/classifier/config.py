@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 ENV_PREFIX = "CLASSIFIER_"
 
 Backend = Literal["onnxruntime", "torch"]
+DecodeStage = Literal["auto", "inline", "pool"]
 Device = Literal["auto", "cpu", "cuda"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -33,6 +34,7 @@ class _Rule:
 _POSITIVE = _Rule(lambda value: value > 0, "must be greater than 0")
 _NON_NEGATIVE = _Rule(lambda value: value >= 0, "must be 0 or more")
 _FRACTION = _Rule(lambda value: 0.0 <= value <= 1.0, "must be between 0 and 1")
+_AUTO_OR_NON_NEGATIVE = _Rule(lambda value: value == -1 or value >= 0, "must be -1 (auto) or 0 or more")
 _PORT = _Rule(lambda value: 0 <= value <= 65535, "must be a TCP port (0-65535)")
 
 
@@ -54,7 +56,32 @@ class Settings:
     port: int = _setting(8000, "port to listen on", _PORT)
     max_body_bytes: int = _setting(8 * 1024 * 1024, "largest request body accepted", _POSITIVE)
     max_image_pixels: int = _setting(40_000_000, "largest decoded image (width x height) accepted", _POSITIVE)
-    inference_threads: int = _setting(0, "threads one inference may use; 0 = all CPUs", _NON_NEGATIVE)
+    max_batch_size: int = _setting(
+        0, "most images in one model call; 0 = auto (1 on CPU, 64 on GPU)", _NON_NEGATIVE
+    )
+    max_batch_wait_ms: float = _setting(
+        -1.0,
+        "longest the oldest queued image waits for a batch to fill; -1 = auto (0 CPU, 4 GPU)",
+        _AUTO_OR_NON_NEGATIVE,
+    )
+    queue_capacity: int = _setting(
+        0, "images admitted at once (decoding, queued, computing); more get 429; 0 = auto", _NON_NEGATIVE
+    )
+    inference_workers: int = _setting(
+        0, "model calls that run at once; 0 = auto (one per CPU, 2 on GPU)", _NON_NEGATIVE
+    )
+    inference_threads: int = _setting(
+        0, "threads one model call may use; 0 = auto (1 with several workers)", _NON_NEGATIVE
+    )
+    decode_stage: DecodeStage = _setting(
+        "auto",
+        "where images are decoded: inline (by the inference worker, just before its model call: "
+        "one pipeline per core) or pool (own threads); auto = inline on CPU, pool on GPU",
+    )
+    decode_workers: int = _setting(0, "threads of the decode pool; 0 = one per CPU", _NON_NEGATIVE)
+    request_timeout_s: float = _setting(
+        5.0, "deadline per request; a client may ask for less with X-Request-Timeout-Ms", _POSITIVE
+    )
     shutdown_timeout_s: float = _setting(
         20.0, "most seconds to wait for in-flight requests after SIGTERM", _NON_NEGATIVE
     )
@@ -149,6 +176,7 @@ _TYPES: dict[str, Any] = {
     "float": float,
     "bool": bool,
     "Backend": Backend,
+    "DecodeStage": DecodeStage,
     "Device": Device,
     "LogLevel": LogLevel,
 }

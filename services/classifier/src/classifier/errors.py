@@ -11,9 +11,10 @@ class ServiceError(Exception):
 
     status_code = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
 
 
 class InvalidRequest(ServiceError):
@@ -40,6 +41,18 @@ class UnsupportedMediaType(ServiceError):
 
 class ModelNotFound(ServiceError):
     status_code = 404
+
+
+class Overloaded(ServiceError):
+    """The admission queue is full: come back later (429 with Retry-After)."""
+
+    status_code = 429
+
+
+class DeadlineExceeded(ServiceError):
+    """The request's deadline passed before it was computed; it was dropped, not run."""
+
+    status_code = 504
 
 
 class NotReady(ServiceError):

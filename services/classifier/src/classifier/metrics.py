@@ -98,6 +98,37 @@ class ServiceMetrics:
             "classifier_build_info", "Service build; value is 1.", ["version", "python"], registry=r
         )
         self.build_info.labels(version=__version__, python=platform.python_version()).set(1)
+        self.queue_depth = Gauge("classifier_queue_depth", "Images waiting in the batch queue.", registry=r)
+        self.queue_capacity = Gauge(
+            "classifier_queue_capacity",
+            "Images admitted at once before new requests get 429 (see classifier_pending_images).",
+            registry=r,
+        )
+        self.pending = Gauge(
+            "classifier_pending_images",
+            "Images admitted and not yet answered (decoding, queued or computing).",
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "classifier_queue_wait_seconds",
+            "Time an image spent queued before its batch started.",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "classifier_batch_size",
+            "Images per model call.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
+        )
+        self.rejections = Counter(
+            "classifier_rejections",
+            "Requests refused without being computed, by reason (queue_full, deadline).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("queue_full", "deadline"):
+            self.rejections.labels(reason=reason)
         self.fault_injection = Gauge(
             "classifier_fault_injection_enabled",
             "1 while drill fault injection is on (never in normal operation).",

@@ -7,14 +7,16 @@ start-up loader and the signal handler that starts a drain.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
-from classifier.backends import load_model
+from classifier.backends import load_model, uses_accelerator
 from classifier.config import Settings
 from classifier.errors import NotReady
 from classifier.faults import FaultInjector
 from classifier.inference import ImageClassifier
 from classifier.metrics import ServiceMetrics
+from classifier.tuning import Tuning
 
 logger = logging.getLogger("classifier")
 
@@ -24,18 +26,15 @@ class Runtime:
         self,
         settings: Settings,
         *,
-        classifier: ImageClassifier | None = None,
         metrics: ServiceMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or ServiceMetrics()
         self.faults = FaultInjector(settings)
-        self.classifier = classifier
+        self.classifier: ImageClassifier | None = None
         self.draining = False
         self.load_error: str | None = None
         self.metrics.fault_injection.set(1 if self.faults.enabled else 0)
-        if classifier is not None:
-            self._publish_model(classifier)
 
     @property
     def ready(self) -> bool:
@@ -58,6 +57,7 @@ class Runtime:
             self.load_error = f"{type(error).__name__}: {error}"
             logger.exception("model load failed", extra={"event": "model_load_failed"})
             raise
+        classifier.start()
         self.classifier = classifier
         self._publish_model(classifier)
         logger.info(
@@ -68,6 +68,7 @@ class Runtime:
                 "version": classifier.metadata.version,
                 "backend": classifier.backend.name,
                 "device": classifier.backend.device,
+                "tuning": dataclasses.asdict(classifier.tuning),
             },
         )
 
@@ -77,14 +78,17 @@ class Runtime:
             self.metrics.model_loaded.set(0)
             logger.info("draining: readiness now reports 503", extra={"event": "draining"})
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self.classifier is not None:
-            self.classifier.close()
+            await self.classifier.stop()
 
     def _load_blocking(self) -> ImageClassifier:
-        artifact, backend = load_model(self.settings)
+        tuning = Tuning.resolve(self.settings, accelerator=uses_accelerator(self.settings))
+        artifact, backend = load_model(
+            self.settings, threads=tuning.inference_threads, alone_threads=tuning.alone_threads
+        )
         classifier = ImageClassifier(
-            artifact.metadata, backend, self.metrics, max_image_pixels=self.settings.max_image_pixels
+            artifact.metadata, backend, self.metrics, tuning, max_image_pixels=self.settings.max_image_pixels
         )
         classifier.warm_up()
         return classifier

@@ -31,7 +31,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
             loading.cancel()
             with contextlib.suppress(BaseException):
                 await loading
-            runtime.close()
+            await runtime.close()
 
     app = Litestar(
         route_handlers=[classify, metrics, *oip.ROUTES],

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, post
 from litestar.datastructures import UploadFile
 
+from classifier.api.deadlines import request_deadline
 from classifier.api.schemas import (
     ClassifyResponse,
     ModelBody,
@@ -32,16 +33,18 @@ _ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
         "Send the image bytes as the body (image/jpeg, image/png, image/webp) or as the "
         "`file` field of a multipart form. `top_k` (1-20, default 5) sets how many labels."
     ),
-    responses=error_responses(400, 413, 415, 500, 503),
+    responses=error_responses(400, 413, 415, 429, 500, 503, 504),
     tags=["v1"],
 )
 async def classify(request: Request[Any, Any, Any], runtime: Runtime) -> ClassifyResponse:
     started = time.perf_counter()
+    deadline = request_deadline(request, runtime.settings.request_timeout_s)
     top_k = parse_top_k(request.query_params.get("top_k"))
-    image = await read_image(request)
     model = runtime.model()
+    model.admission.check()  # refuse before reading the body when at capacity
+    image = await read_image(request)
     await runtime.faults.apply()
-    probabilities, timings = await model.classify_images([image])
+    probabilities, timings = await model.classify_images([image], deadline)
     predictions = model.top_k(probabilities[0], top_k)
     return ClassifyResponse(
         model=ModelBody(name=model.metadata.name, version=model.metadata.version, backend=model.backend.name),
@@ -49,7 +52,7 @@ async def classify(request: Request[Any, Any, Any], runtime: Runtime) -> Classif
         timings=TimingsBody(
             decode_ms=round(timings.decode_ms, 3),
             preprocess_ms=round(timings.preprocess_ms, 3),
-            inference_ms=round(timings.inference_ms, 3),
+            queue_and_inference_ms=round(timings.queue_and_inference_ms, 3),
             total_ms=round((time.perf_counter() - started) * 1000, 3),
         ),
     )

@@ -27,7 +27,7 @@ def _json_error(status: int, message: str, headers: dict[str, str] | None = None
 
 
 def service_error_handler(_: Request[Any, Any, Any], error: ServiceError) -> Response[Any]:
-    return _json_error(error.status_code, error.message)
+    return _json_error(error.status_code, error.message, error.headers or None)
 
 
 def http_exception_handler(_: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:

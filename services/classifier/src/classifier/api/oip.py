@@ -20,6 +20,7 @@ from litestar import Request, Response, get, post
 
 from classifier import __version__
 from classifier.api.classify import parse_top_k
+from classifier.api.deadlines import request_deadline
 from classifier.api.schemas import error_responses
 from classifier.errors import InvalidRequest, ModelNotFound
 from classifier.inference import MAX_IMAGES_PER_REQUEST, ImageClassifier
@@ -114,10 +115,12 @@ async def model_ready(name: str, runtime: Runtime) -> Response[dict[str, Any]]:
     status_code=200,
     tags=["oip"],
     summary="Inference (BYTES images or an FP32 [N,3,H,W] tensor)",
-    responses=error_responses(400, 404, 413, 500, 503),
+    responses=error_responses(400, 404, 413, 429, 500, 503, 504),
 )
 async def infer(name: str, request: Request[Any, Any, Any], runtime: Runtime) -> InferResponse:
+    deadline = request_deadline(request, runtime.settings.request_timeout_s)
     model = _model_named(name, runtime)
+    model.admission.check()  # refuse before reading the body when at capacity
     body = _decode_request(await request.body())
     if len(body.inputs) != 1:
         raise InvalidRequest(
@@ -129,9 +132,9 @@ async def infer(name: str, request: Request[Any, Any, Any], runtime: Runtime) ->
     await runtime.faults.apply()
     if tensor.datatype == "BYTES":
         images = _images_from(tensor)
-        probabilities, _ = await model.classify_images(images)
+        probabilities, _ = await model.classify_images(images, deadline)
     elif tensor.datatype == "FP32":
-        probabilities = await model.classify_tensor(_fp32_batch_from(tensor, model))
+        probabilities = await model.classify_tensor(_fp32_batch_from(tensor, model), deadline)
     else:
         raise InvalidRequest(f"input datatype must be BYTES or FP32, got {tensor.datatype!r}")
     return InferResponse(

@@ -21,7 +21,7 @@ class ModelBody(msgspec.Struct):
 class TimingsBody(msgspec.Struct):
     decode_ms: float
     preprocess_ms: float
-    inference_ms: float
+    queue_and_inference_ms: float
     total_ms: float
 
 
@@ -40,6 +40,8 @@ _ERROR_DESCRIPTIONS = {
     404: "Unknown model",
     413: "Body or decoded image larger than the configured limit",
     415: "Unsupported content type",
+    429: "At capacity: retry after the Retry-After header's seconds",
+    504: "The request's deadline passed before it was computed",
     500: "Internal error (or an injected drill fault)",
     503: "Model not loaded yet",
 }

@@ -21,6 +21,10 @@ class InferenceBackend(Protocol):
         """Where inference runs, e.g. ``cpu`` or ``cuda:0``."""
         ...
 
-    def predict(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Map a ``[N, 3, H, W]`` float32 batch to ``[N, classes]`` float32 logits."""
+    def predict(self, batch: npt.NDArray[np.float32], *, alone: bool = False) -> npt.NDArray[np.float32]:
+        """Map a ``[N, 3, H, W]`` float32 batch to ``[N, classes]`` float32 logits.
+
+        ``alone``: no other model call runs now, so the call may use every core (the
+        low-load case: lower latency), instead of its share (the loaded case: more images/s).
+        """
         ...

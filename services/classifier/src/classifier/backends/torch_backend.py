@@ -41,7 +41,7 @@ class TorchBackend:
     def device(self) -> str:
         return str(self._device)
 
-    def predict(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def predict(self, batch: npt.NDArray[np.float32], *, alone: bool = False) -> npt.NDArray[np.float32]:
         with torch.inference_mode():
             inputs = torch.from_numpy(batch).to(self._device, non_blocking=True)
             inputs = inputs.to(dtype=self._dtype, memory_format=self._memory_format)
