@@ -5,24 +5,33 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-done
-REQUIREMENTS := requirements/runtime.txt requirements/build.txt requirements/dev.txt
+REQUIREMENTS := requirements/runtime.txt requirements/build.txt requirements/dev.txt requirements/tools.txt
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-done
 MODEL_VARIANT ?= lite0
 MODEL_DIR := artifacts/efficientnet-$(MODEL_VARIANT)/1
 MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) \
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench docs clean
+.PHONY: help setup model run test lint format bench docs generate validate promote checkov clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 setup: $(SETUP_STAMP) ## create .venv with the pinned dependencies and the service package
 
-$(SETUP_STAMP): $(REQUIREMENTS) services/classifier/pyproject.toml
+$(SETUP_STAMP): $(REQUIREMENTS) services/classifier/pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
-	$(BIN)/pip install --quiet --no-deps -e services/classifier
+	$(BIN)/pip install --quiet --no-deps -e services/classifier -e tools
+	touch $@
+
+checkov: $(CHECKOV_STAMP) ## install checkov in its own venv (it pins shared libraries differently)
+
+$(CHECKOV_STAMP): requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
 	touch $@
 
 model: $(MODEL_DIR)/metadata.json ## build the model artifact (MODEL_VARIANT=lite0|lite1|lite2)
@@ -42,7 +51,9 @@ format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint model ## set up, lint and run the whole test suite
+test: lint model checkov ## set up, lint, validate every environment and run the whole test suite
+	$(BIN)/gitops-generate --check
+	$(BIN)/gitops-validate
 	$(BIN)/python -m pytest
 
 bench: model ## measure throughput and latency against the naive baseline; writes docs/performance.md
@@ -50,7 +61,16 @@ bench: model ## measure throughput and latency against the naive baseline; write
 	$(BIN)/python benchmarks/bench_service.py --output docs/performance.md
 
 clean: ## remove the virtual environment and built artifacts
-	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+
+generate: $(SETUP_STAMP) ## regenerate manifests made from platform/slo/slos.yaml
+	$(BIN)/gitops-generate
+
+validate: $(SETUP_STAMP) checkov ## render every environment; schemas, policies, checkov
+	$(BIN)/gitops-validate
+
+promote: $(SETUP_STAMP) ## promote an image: make promote FROM=dev TO=staging
+	$(BIN)/gitops-promote promote $(FROM) $(TO)
 
 docs: $(SETUP_STAMP) ## regenerate the settings table in services/classifier/README.md
 	$(BIN)/python -m classifier.settings_doc services/classifier/README.md

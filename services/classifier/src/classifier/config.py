@@ -90,6 +90,14 @@ class Settings:
         "seconds to keep serving (readiness 503) after SIGTERM before closing the listener",
         _NON_NEGATIVE,
     )
+    metrics_port: int = _setting(
+        0,
+        "serve /metrics on this port instead of the API port (only Prometheus may reach it); 0 = off",
+        _PORT,
+    )
+    auth_tokens_file: str = _setting(
+        "", "file of bearer tokens (one per line) required by the inference routes; empty = no auth"
+    )
     log_level: LogLevel = _setting("info", "log level")
     fault_latency_ms: float = _setting(
         0.0, "DRILL ONLY: extra latency added to every inference request", _NON_NEGATIVE

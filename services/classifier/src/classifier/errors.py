@@ -35,6 +35,17 @@ class PayloadTooLarge(ServiceError):
     status_code = 413
 
 
+class Unauthorized(ServiceError):
+    status_code = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="classifier"'})
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+
+
 class UnsupportedMediaType(ServiceError):
     status_code = 415
 

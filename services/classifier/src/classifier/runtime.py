@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from pathlib import Path
 
+from classifier.auth import TokenFile
 from classifier.backends import load_model, uses_accelerator
 from classifier.config import Settings
 from classifier.errors import NotReady
@@ -31,6 +33,7 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics or ServiceMetrics()
         self.faults = FaultInjector(settings)
+        self.tokens = TokenFile(Path(settings.auth_tokens_file)) if settings.auth_tokens_file else None
         self.classifier: ImageClassifier | None = None
         self.draining = False
         self.load_error: str | None = None

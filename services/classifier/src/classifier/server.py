@@ -68,6 +68,11 @@ def main() -> None:
     except ArtifactError as error:
         print(f"classifier: model artifact error: {error}", file=sys.stderr)
         sys.exit(2)
+    try:
+        runtime = Runtime(settings)
+    except ValueError as error:  # an unreadable or empty token file
+        print(f"classifier: CLASSIFIER_AUTH_TOKENS_FILE: {error}", file=sys.stderr)
+        sys.exit(2)
     if settings.faults_enabled:
         logger.warning(
             "FAULT INJECTION IS ON (drill setting): this process adds latency and/or errors",
@@ -77,7 +82,6 @@ def main() -> None:
                 "error_rate": settings.fault_error_rate,
             },
         )
-    runtime = Runtime(settings)
     config = uvicorn.Config(
         create_app(runtime),
         host=settings.host,
@@ -88,6 +92,8 @@ def main() -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        # Behind Kubernetes Services and ingress-nginx; the client address is not used.
+        proxy_headers=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
     )
     DrainingServer(config, runtime).run()

@@ -1,14 +1,18 @@
-"""Application factory: routes, dependencies, error handlers, lifespan and the outer middleware."""
+"""Application factory: routes, dependencies, guards, error handlers, lifespan, outer middleware."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
+from prometheus_client import start_http_server
 
 from classifier import __version__
 from classifier.api import oip
@@ -21,9 +25,19 @@ from classifier.runtime import Runtime
 
 def create_app(runtime: Runtime) -> ASGIApp:
     """Build the ASGI app around ``runtime``; the model loads in the background at start-up."""
+    settings = runtime.settings
+
+    def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if runtime.tokens is not None:
+            runtime.tokens.check(connection.headers.get("authorization"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        metrics_server = None
+        if settings.metrics_port:
+            metrics_server, _thread = start_http_server(
+                settings.metrics_port, addr=settings.host, registry=runtime.metrics.registry
+            )
         loading = asyncio.create_task(runtime.load())
         try:
             yield
@@ -32,13 +46,20 @@ def create_app(runtime: Runtime) -> ASGIApp:
             with contextlib.suppress(BaseException):
                 await loading
             await runtime.close()
+            if metrics_server is not None:
+                metrics_server.shutdown()
 
+    # Inference routes need a token when tokens are configured; health and metadata stay open.
+    inference = Router(path="/", route_handlers=[classify, *oip.MODEL_ROUTES], guards=[require_token])
+    operations: list[Any] = [*oip.SERVER_ROUTES]
+    if not settings.metrics_port:  # otherwise /metrics lives on its own port, for Prometheus only
+        operations.append(metrics)
     app = Litestar(
-        route_handlers=[classify, metrics, *oip.ROUTES],
+        route_handlers=[inference, *operations],
         dependencies={"runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        request_max_body_size=runtime.settings.max_body_bytes,
+        request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="classifier",
             version=__version__,

@@ -33,7 +33,7 @@ _ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
         "Send the image bytes as the body (image/jpeg, image/png, image/webp) or as the "
         "`file` field of a multipart form. `top_k` (1-20, default 5) sets how many labels."
     ),
-    responses=error_responses(400, 413, 415, 429, 500, 503, 504),
+    responses=error_responses(400, 401, 403, 413, 415, 429, 500, 503, 504),
     tags=["v1"],
 )
 async def classify(request: Request[Any, Any, Any], runtime: Runtime) -> ClassifyResponse:

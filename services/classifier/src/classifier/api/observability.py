@@ -25,6 +25,7 @@ ASGIApp = Callable[..., Awaitable[None]]
 logger = logging.getLogger("classifier.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # A client's request id is echoed into logs and headers: accept only a short, plain token.
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -33,6 +34,21 @@ class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self._app = app
         self._metrics = metrics
+        # Labelled children, looked up once per label set: `labels()` takes a lock each call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def _counter(self, route: str, method: str, status: int) -> Any:
+        key = (route, method, status)
+        if key not in self._counters:
+            self._counters[key] = self._metrics.requests.labels(route=route, method=method, code=str(status))
+        return self._counters[key]
+
+    def _histogram(self, route: str, method: str) -> Any:
+        key = (route, method)
+        if key not in self._histograms:
+            self._histograms[key] = self._metrics.request_duration.labels(route=route, method=method)
+        return self._histograms[key]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,9 +75,11 @@ class ObservabilityMiddleware:
 
     def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
         route = scope.get("path_template") or UNMATCHED_ROUTE
-        method = scope["method"]
-        self._metrics.requests.labels(route=route, method=method, code=str(status)).inc()
-        self._metrics.request_duration.labels(route=route, method=method).observe(duration)
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"  # bounded labels
+        self._counter(route, method, status).inc()
+        self._histogram(route, method).observe(duration)
+        if not logger.isEnabledFor(logging.INFO):
+            return
         extra: dict[str, Any] = {
             "event": "request",
             "request_id": request_id,

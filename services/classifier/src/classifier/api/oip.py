@@ -115,7 +115,7 @@ async def model_ready(name: str, runtime: Runtime) -> Response[dict[str, Any]]:
     status_code=200,
     tags=["oip"],
     summary="Inference (BYTES images or an FP32 [N,3,H,W] tensor)",
-    responses=error_responses(400, 404, 413, 429, 500, 503, 504),
+    responses=error_responses(400, 401, 403, 404, 413, 429, 500, 503, 504),
 )
 async def infer(name: str, request: Request[Any, Any, Any], runtime: Runtime) -> InferResponse:
     deadline = request_deadline(request, runtime.settings.request_timeout_s)
@@ -230,4 +230,5 @@ def _output(
     )
 
 
-ROUTES = [server_metadata, live, ready, model_metadata, model_ready, infer]
+SERVER_ROUTES = [server_metadata, live, ready]
+MODEL_ROUTES = [model_metadata, model_ready, infer]

@@ -37,6 +37,8 @@ class ErrorBody(msgspec.Struct):
 
 _ERROR_DESCRIPTIONS = {
     400: "Bad request: invalid parameter, tensor, or an image that cannot be decoded",
+    401: "No bearer token (when the server requires one)",
+    403: "Wrong bearer token",
     404: "Unknown model",
     413: "Body or decoded image larger than the configured limit",
     415: "Unsupported content type",

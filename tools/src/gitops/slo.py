@@ -1,0 +1,80 @@
+"""The SLO declaration (platform/slo/slos.yaml): parsed once, validated, and the numbers
+other files are generated from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The request-duration histogram's bucket bounds (services/classifier/.../metrics.py): the
+# latency threshold must be one of them, or the SLI would be interpolated, not counted.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5,
+    2.0, 3.0, 5.0, 10.0,
+)  # fmt: skip
+
+
+class SloError(ValueError):
+    """The SLO declaration is incomplete or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    service: str
+    routes: tuple[str, ...]
+    window: str
+    availability_target: float
+    latency_target: float
+    latency_threshold_seconds: float
+    canary_max_burn_rate: float
+    prometheus_url: str
+    rate_window: str
+
+    @property
+    def error_budget(self) -> float:
+        return 1.0 - self.availability_target
+
+    @property
+    def canary_max_error_rate(self) -> float:
+        return round(self.error_budget * self.canary_max_burn_rate, 6)
+
+    @property
+    def routes_regex(self) -> str:
+        """A PromQL-string-ready regex matching exactly the SLO's route templates."""
+        return "|".join(re.escape(route).replace("\\", "\\\\") for route in self.routes)
+
+    def selector(self, *extra: str) -> str:
+        return ",".join([*extra, f'route=~"{self.routes_regex}"'])
+
+
+def load_slo(path: Path) -> Slo:
+    try:
+        raw: dict[str, Any] = yaml.safe_load(path.read_text())
+        slo = Slo(
+            service=raw["service"],
+            routes=tuple(raw["routes"]),
+            window=raw["window"],
+            availability_target=float(raw["objectives"]["availability"]["target"]),
+            latency_target=float(raw["objectives"]["latency"]["target"]),
+            latency_threshold_seconds=float(raw["objectives"]["latency"]["threshold_seconds"]),
+            canary_max_burn_rate=float(raw["canary"]["max_burn_rate"]),
+            prometheus_url=raw["canary"]["prometheus"],
+            rate_window=raw["canary"]["rate_window"],
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise SloError(f"{path}: missing or invalid field: {error}") from None
+    for name, target in (("availability", slo.availability_target), ("latency", slo.latency_target)):
+        if not 0.5 < target < 1.0:
+            raise SloError(f"{path}: the {name} target must be between 0.5 and 1, got {target}")
+    if slo.latency_threshold_seconds not in LATENCY_BUCKETS:
+        raise SloError(
+            f"{path}: latency threshold {slo.latency_threshold_seconds}s is not a histogram bucket bound "
+            f"{LATENCY_BUCKETS}"
+        )
+    if slo.canary_max_error_rate >= 1.0:
+        raise SloError(f"{path}: canary max error rate {slo.canary_max_error_rate} is not below 1")
+    return slo

@@ -1,0 +1,54 @@
+"""Generated manifests are up to date with the SLO declaration, which is itself validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops.generate import main, stale_files
+from gitops.paths import REPO_ROOT
+from gitops.slo import SloError, load_slo
+
+
+def test_committed_files_match_a_fresh_generation() -> None:
+    assert stale_files(REPO_ROOT) == [], "run `make generate` and commit the result"
+
+
+def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
+    (tmp_path / "platform" / "slo").mkdir(parents=True)
+    (tmp_path / "rollouts").mkdir()
+    (tmp_path / "platform/slo/slos.yaml").write_text((REPO_ROOT / "platform/slo/slos.yaml").read_text())
+    assert main(["--root", str(tmp_path)]) == 0
+    assert main(["--root", str(tmp_path), "--check"]) == 0
+    (tmp_path / "rollouts/analysis-error-rate.yaml").write_text("edited by hand\n")
+    assert main(["--root", str(tmp_path), "--check"]) == 1
+
+
+def test_thresholds_come_from_the_slos() -> None:
+    slo = load_slo(REPO_ROOT / "platform/slo/slos.yaml")
+    error_rate = (REPO_ROOT / "rollouts/analysis-error-rate.yaml").read_text()
+    latency = (REPO_ROOT / "rollouts/analysis-latency-p99.yaml").read_text()
+    assert f"result[0] <= {slo.canary_max_error_rate}" in error_rate
+    assert slo.canary_max_error_rate == pytest.approx(
+        (1 - slo.availability_target) * slo.canary_max_burn_rate
+    )
+    assert f"result[0] <= {slo.latency_threshold_seconds}" in latency
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("threshold_seconds: 0.3", "threshold_seconds: 0.33"), "not a histogram bucket bound"),
+        (("target: 0.999", "target: 1.5"), "availability target must be between"),
+        (("max_burn_rate: 14.4", "max_burn_rate: 2000"), "canary max error rate"),
+        (("service: classifier", "servic: classifier"), "missing or invalid field"),
+    ],
+)
+def test_inconsistent_slos_are_refused(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+    source = (REPO_ROOT / "platform/slo/slos.yaml").read_text()
+    assert edit[0] in source
+    path = tmp_path / "slos.yaml"
+    path.write_text(source.replace(*edit))
+    with pytest.raises(SloError, match=message):
+        load_slo(path)
