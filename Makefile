@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench docs generate validate promote checkov clean
+.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,10 +42,15 @@ $(MODEL_DIR)/metadata.json: $(SETUP_STAMP) $(MODEL_SOURCES)
 run: model ## serve the default model on 127.0.0.1:8000
 	CLASSIFIER_MODEL_DIR=$(MODEL_DIR) $(BIN)/classifier-serve
 
-lint: $(SETUP_STAMP) ## ruff and mypy
+SHELL_SCRIPTS := $(wildcard .ci/run .github/e2e/*.sh services/classifier/container/*.sh)
+
+lint: $(SETUP_STAMP) ## ruff, mypy, hadolint, actionlint and shellcheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint services/classifier/Dockerfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/actionlint
+	shellcheck $(SHELL_SCRIPTS)
 
 format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -55,6 +60,18 @@ test: lint model checkov ## set up, lint, validate every environment and run the
 	$(BIN)/gitops-generate --check
 	$(BIN)/gitops-validate
 	$(BIN)/python -m pytest
+
+export CONTAINERS_CONF ?= $(CURDIR)/services/classifier/container/containers.conf
+IMAGE ?= localhost/classifier:dev
+# Local wheel folders pip may take big wheels (torch) from during the image build, if present.
+WHEEL_DIRS ?= /opt/pypi/files:/opt/pypi-more/files
+
+image: ## build the runtime image with podman (base image built locally, cached)
+	services/classifier/container/build-base-image.sh
+	WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE) runtime
+
+image-test: $(SETUP_STAMP) ## run the image read-only as its numeric user and smoke-test it
+	CLASSIFIER_IMAGE=$(IMAGE) $(BIN)/python -m pytest -p no:cacheprovider services/classifier/container_tests
 
 bench: model ## measure throughput and latency against the naive baseline; writes docs/performance.md
 	$(BIN)/pip install --quiet -r requirements/bench.txt

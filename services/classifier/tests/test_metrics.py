@@ -67,3 +67,10 @@ def test_latency_buckets_bracket_the_slo(fresh_server: ServerProcess) -> None:
     text = fresh_server.client.get("/metrics").text
     for bound in ('le="0.005"', 'le="0.25"', 'le="0.5"', 'le="1.0"', 'le="5.0"'):
         assert f"classifier_http_request_duration_seconds_bucket{{{bound}" in text
+
+
+def test_gpu_metrics_appear_only_with_a_gpu(fresh_server: ServerProcess) -> None:
+    import torch
+
+    text = fresh_server.client.get("/metrics").text
+    assert ("classifier_gpu_utilization_ratio" in text) == torch.cuda.is_available()

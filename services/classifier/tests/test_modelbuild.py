@@ -29,6 +29,8 @@ def test_larger_variants_build_with_their_input_size(tmp_path: Path, variant: st
         "model.torchscript.pt",
     ]
     assert not list(tmp_path.glob(".build-*")), "the scratch directory must not be left behind"
+    assert directory.stat().st_mode & 0o777 == 0o755, "readable by the unprivileged serving user"
+    assert all(path.stat().st_mode & 0o004 for path in directory.iterdir())
 
 
 def test_weights_map_onto_timm_in_order() -> None:

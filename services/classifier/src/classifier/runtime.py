@@ -16,6 +16,7 @@ from classifier.backends import load_model, uses_accelerator
 from classifier.config import Settings
 from classifier.errors import NotReady
 from classifier.faults import FaultInjector
+from classifier.gpu_metrics import register_gpu_metrics
 from classifier.inference import ImageClassifier
 from classifier.metrics import ServiceMetrics
 from classifier.tuning import Tuning
@@ -38,6 +39,7 @@ class Runtime:
         self.draining = False
         self.load_error: str | None = None
         self.metrics.fault_injection.set(1 if self.faults.enabled else 0)
+        self.gpu_metrics = register_gpu_metrics(self.metrics.registry)
 
     @property
     def ready(self) -> bool:

@@ -76,6 +76,8 @@ def build(variant: Variant, version: str, output_root: Path) -> Path:
             shutil.rmtree(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         work.rename(destination)
+        # mkdtemp made it private (0700): the service runs as another, unprivileged user.
+        destination.chmod(0o755)
         # TemporaryDirectory's cleanup must not fail now that the folder has moved.
         work.mkdir()
     print(

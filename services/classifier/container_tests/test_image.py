@@ -1,0 +1,112 @@
+"""Smoke test of the built image in a real container (podman): `make image-test`.
+
+The container runs exactly as a hardened pod would: read-only root filesystem with a tmpfs
+/tmp, the image's numeric user, loopback-only port. Needs the image `make image` built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from classifier.modelbuild import photos
+
+IMAGE = os.environ.get("CLASSIFIER_IMAGE", "localhost/classifier:dev")
+
+
+def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def container() -> Iterator[tuple[str, str]]:
+    port = free_port()
+    started = podman(
+        "run", "--detach", "--read-only", "--tmpfs", "/tmp:rw,size=64m",
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+        "--publish", f"127.0.0.1:{port}:8000", IMAGE,
+    )  # fmt: skip
+    container_id = started.stdout.strip()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    yield container_id, base
+    podman("rm", "--force", container_id, check=False)
+
+
+def test_ready_and_classifies_coffee_as_espresso(container: tuple[str, str]) -> None:
+    _, base = container
+    assert httpx.get(f"{base}/v2/health/ready", timeout=5).status_code == 200
+    response = httpx.post(
+        f"{base}/v1/classify",
+        content=photos.encode("coffee"),
+        headers={"content-type": "image/jpeg"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.json()["predictions"][0]["label"] == "espresso"
+
+
+def test_runs_as_the_numeric_user(container: tuple[str, str]) -> None:
+    container_id, _ = container
+    assert podman("exec", container_id, "id", "-u").stdout.strip() == "10001"
+    config = json.loads(podman("image", "inspect", IMAGE).stdout)[0]["Config"]
+    assert config["User"] == "10001:10001"
+
+
+def test_root_filesystem_is_read_only_and_tmp_is_writable(container: tuple[str, str]) -> None:
+    container_id, _ = container
+    assert podman("exec", container_id, "touch", "/opt/venv/x", check=False).returncode != 0
+    assert podman("exec", container_id, "touch", "/tmp/x", check=False).returncode == 0
+
+
+def test_healthcheck_passes(container: tuple[str, str]) -> None:
+    container_id, _ = container
+    assert podman("healthcheck", "run", container_id, check=False).returncode == 0
+
+
+def test_image_holds_no_torch_and_carries_oci_labels() -> None:
+    config = json.loads(podman("image", "inspect", IMAGE).stdout)[0]["Config"]
+    labels = config["Labels"]
+    for key in ("source", "revision", "version"):
+        assert labels[f"org.opencontainers.image.{key}"]
+    assert labels["io.modelserving.model.version"] == "1"
+    assert config["Entrypoint"] == ["/opt/venv/bin/classifier-serve"]
+    listing = podman(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/opt/venv/bin/python",
+        IMAGE,
+        "-c",
+        "import importlib.util as u; print([m for m in ('torch', 'timm', 'pip') if u.find_spec(m)])",
+    ).stdout
+    assert listing.strip() == "[]"
+
+
+def test_sigterm_stops_it_cleanly_within_the_grace_period(container: tuple[str, str]) -> None:
+    container_id, _ = container
+    started = time.monotonic()
+    podman("stop", "--time", "15", container_id)
+    assert time.monotonic() - started < 15
+    state = json.loads(podman("inspect", container_id).stdout)[0]["State"]
+    assert state["ExitCode"] == 0
