@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-test clean
+.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ WHEEL_DIRS ?= /opt/pypi/files:/opt/pypi-more/files
 image: ## build the runtime image with podman (base image built locally, cached)
 	services/classifier/container/build-base-image.sh
 	WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE) runtime
+
+image-gpu: ## build the GPU flavour (torch with CUDA; ~6 GB, not part of CI)
+	services/classifier/container/build-base-image.sh
+	WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE)-gpu runtime-gpu
 
 image-test: $(SETUP_STAMP) ## run the image read-only as its numeric user and smoke-test it
 	CLASSIFIER_IMAGE=$(IMAGE) $(BIN)/python -m pytest -p no:cacheprovider services/classifier/container_tests
