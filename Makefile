@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-done
-REQUIREMENTS := requirements/runtime.txt requirements/build.txt requirements/dev.txt requirements/tools.txt
+REQUIREMENTS := requirements/runtime.txt requirements/build.txt requirements/dev.txt requirements/tools.txt requirements/loadtests.txt
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-done
 MODEL_VARIANT ?= lite0
@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test clean
+.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -92,6 +92,12 @@ validate: $(SETUP_STAMP) checkov ## render every environment; schemas, policies,
 
 promote: $(SETUP_STAMP) ## promote an image: make promote FROM=dev TO=staging
 	$(BIN)/gitops-promote promote $(FROM) $(TO)
+
+drill: model ## canary drill: real Prometheus, locust load, analysis verdicts for 3 canaries
+	$(BIN)/gitops-drill
+
+loadtest: model ## locust scenario against a local service: make loadtest SCENARIO=smoke [HOST=http://...]
+	$(BIN)/python loadtests/run.py $(SCENARIO) $(if $(HOST),--host $(HOST))
 
 docs: $(SETUP_STAMP) ## regenerate the settings table in services/classifier/README.md
 	$(BIN)/python -m classifier.settings_doc services/classifier/README.md

@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from gitops.alerts import prometheus_rule
 from gitops.analysis import error_rate_template, latency_template
+from gitops.dashboards import DASHBOARDS, configmap
 from gitops.paths import REPO_ROOT
 from gitops.slo import Slo, load_slo
 
@@ -25,7 +27,8 @@ Generator = Callable[[Slo], dict[str, Any]]
 OUTPUTS: dict[Path, Generator] = {
     Path("rollouts/analysis-error-rate.yaml"): error_rate_template,
     Path("rollouts/analysis-latency-p99.yaml"): latency_template,
-}
+    Path("platform/alerts/prometheusrule-classifier.yaml"): prometheus_rule,
+} | {Path(f"platform/dashboards/{name}.yaml"): configmap(name) for name in DASHBOARDS}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"out of date: {path} (run `make generate`)", file=sys.stderr)
         return 1 if stale else 0
     for path, text in render_all(args.root).items():
+        (args.root / path).parent.mkdir(parents=True, exist_ok=True)
         (args.root / path).write_text(text)
         print(f"wrote {path}")
     return 0

@@ -25,6 +25,8 @@ from gitops.policies import Context, check
 from gitops.render import Manifest, RenderError, render
 from gitops.schemas import validate_manifest
 
+PLATFORM_FOLDERS = ("platform", "argocd/apps")
+
 
 def problems_in(environment: str, manifests: list[Manifest], *, use_checkov: bool) -> list[str]:
     found = [problem for manifest in manifests for problem in validate_manifest(manifest)]
@@ -67,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-checkov", action="store_true", help="skip the checkov scan")
     args = parser.parse_args(argv)
     failed = False
+    if not args.env:  # the folders Argo CD syncs besides the environments: schemas only
+        for folder in PLATFORM_FOLDERS:
+            try:
+                manifests = render(args.root / folder)
+            except RenderError as error:
+                print(f"{folder}: {error}")
+                failed = True
+                continue
+            found = [problem for manifest in manifests for problem in validate_manifest(manifest)]
+            for problem in found:
+                print(f"{folder}: {problem}")
+            print(f"{folder}: {len(manifests)} objects, {len(found)} problems", file=sys.stderr)
+            failed |= bool(found)
     for environment in args.env or ENVIRONMENTS:
         try:
             manifests = render(args.root / "environments" / environment)

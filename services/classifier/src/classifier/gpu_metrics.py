@@ -16,6 +16,12 @@ from prometheus_client.registry import Collector
 
 logger = logging.getLogger("classifier")
 
+METRIC_NAMES = (
+    "classifier_gpu_utilization_ratio",
+    "classifier_gpu_memory_used_bytes",
+    "classifier_gpu_memory_total_bytes",
+)
+
 
 class GpuCollector(Collector):
     def __init__(self, nvml: Any) -> None:

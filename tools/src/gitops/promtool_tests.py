@@ -1,0 +1,69 @@
+"""Turn the alert scenarios (platform/alerts/tests/scenarios.yaml) into a `promtool test rules`
+file: expected label sets come from the scenario, expected annotations are rendered from the
+generated rules, so a test breaks when either the behaviour or the wording changes unseen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCENARIOS = Path("platform/alerts/tests/scenarios.yaml")
+RULES = Path("platform/alerts/prometheusrule-classifier.yaml")
+_LABEL = re.compile(r"\{\{\s*\$labels\.(\w+)\s*\}\}")
+
+
+def alert_rules(root: Path) -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load((root / RULES).read_text())
+    return {
+        rule["alert"]: rule
+        for group in document["spec"]["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
+def _render(template: str, labels: dict[str, str]) -> str:
+    return _LABEL.sub(lambda match: labels.get(match.group(1), ""), template)
+
+
+def promtool_test_file(root: Path, rule_file: str) -> dict[str, Any]:
+    rules = alert_rules(root)
+    scenarios = yaml.safe_load((root / SCENARIOS).read_text())
+    tests = []
+    for scenario in scenarios:
+        checks = []
+        for check in scenario["checks"]:
+            rule = rules[check["alert"]]
+            expected = []
+            for fired in check["fires"]:
+                labels = {k: str(v) for k, v in fired.items()} | {
+                    k: str(v) for k, v in rule["labels"].items()
+                }
+                annotations = {k: _render(v, labels) for k, v in rule["annotations"].items()}
+                expected.append({"exp_labels": labels, "exp_annotations": annotations})
+            checks.append({"eval_time": check["at"], "alertname": check["alert"], "exp_alerts": expected})
+        tests.append(
+            {
+                "name": scenario["name"],
+                "interval": scenario["interval"],
+                "input_series": scenario["input_series"],
+                "alert_rule_test": checks,
+            }
+        )
+    return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
+
+
+def coverage(root: Path) -> dict[str, tuple[bool, bool]]:
+    """For every alert: (has a scenario where it fires, has one where it must not)."""
+    scenarios = yaml.safe_load((root / SCENARIOS).read_text())
+    checks = [check for scenario in scenarios for check in scenario["checks"]]
+    return {
+        name: (
+            any(c["alert"] == name and c["fires"] for c in checks),
+            any(c["alert"] == name and not c["fires"] for c in checks),
+        )
+        for name in alert_rules(root)
+    }
