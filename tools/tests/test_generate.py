@@ -43,6 +43,7 @@ def test_thresholds_come_from_the_slos() -> None:
         (("target: 0.999", "target: 1.5"), "availability target must be between"),
         (("max_burn_rate: 14.4", "max_burn_rate: 2000"), "canary max error rate"),
         (("service: classifier", "servic: classifier"), "missing or invalid field"),
+        (("availability_target: 0.99", "availability_target: 1.5"), "classifier-dev availability target"),
     ],
 )
 def test_inconsistent_slos_are_refused(tmp_path: Path, edit: tuple[str, str], message: str) -> None:

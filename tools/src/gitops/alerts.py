@@ -75,12 +75,14 @@ def recording_rules(slo: Slo) -> list[dict[str, str]]:
     ]
 
 
-def _burn_alerts(slo: Slo, sli: str, budget: float, label: str) -> list[Alert]:
+def _burn_alerts(slo: Slo, sli: str, budget: float, label: str, scope: str) -> list[Alert]:
+    """Page and ticket alerts for one SLI over the namespaces `scope` selects."""
+
     def condition(rate: float, long: str, short: str) -> str:
         threshold = round(rate * budget, 8)
         return (
-            f"(classifier:slo_{sli}:ratio_rate{long} > {threshold:g}"
-            f" and classifier:slo_{sli}:ratio_rate{short} > {threshold:g})"
+            f"(classifier:slo_{sli}:ratio_rate{long}{{{scope}}} > {threshold:g}"
+            f" and classifier:slo_{sli}:ratio_rate{short}{{{scope}}} > {threshold:g})"
         )
 
     page = [condition(rate, long, short) for severity, rate, long, short in BURN_RATES if severity == "page"]
@@ -108,16 +110,35 @@ def _burn_alerts(slo: Slo, sli: str, budget: float, label: str) -> list[Alert]:
             ticket[0],
             "ticket",
             f"{label} error budget burning steadily in {{{{ $labels.namespace }}}}",
-            f"The share of {what} in {{{{ $labels.namespace }}}} is above budget over 3 days (1x burn).",
+            f"The share of {what} in {{{{ $labels.namespace }}}} is above budget over 3 days (1x burn, "
+            f"budget {budget:g}).",
             "1h",
         ),
     ]
 
 
+def _slo_alerts(slo: Slo) -> list[Alert]:
+    """Burn alerts for the default objectives, and for each environment that has its own."""
+    overridden = "|".join(slo.overrides)
+    scopes = [
+        (f'namespace!~"{overridden}"' if overridden else "", slo.availability_target, slo.latency_target)
+    ]
+    scopes += [
+        (f'namespace="{ns}"', availability, latency) for ns, (availability, latency) in slo.overrides.items()
+    ]
+    return [
+        alert
+        for scope, availability, latency in scopes
+        for alert in (
+            *_burn_alerts(slo, "errors", round(1.0 - availability, 8), "Availability", scope),
+            *_burn_alerts(slo, "slow", round(1.0 - latency, 8), "Latency", scope),
+        )
+    ]
+
+
 def alerts(slo: Slo) -> list[Alert]:
     return [
-        *_burn_alerts(slo, "errors", slo.error_budget, "Availability"),
-        *_burn_alerts(slo, "slow", 1.0 - slo.latency_target, "Latency"),
+        *_slo_alerts(slo),
         Alert(
             "ClassifierQueueNearCapacity",
             "max by (namespace, pod) (classifier_pending_images / classifier_queue_capacity) > 0.8",

@@ -15,14 +15,26 @@ RULES = Path("platform/alerts/prometheusrule-classifier.yaml")
 _LABEL = re.compile(r"\{\{\s*\$labels\.(\w+)\s*\}\}")
 
 
-def alert_rules(root: Path) -> dict[str, dict[str, Any]]:
+def alert_variants(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Alert name -> its rules: SLO alerts have one per scope (default, each overridden env)."""
     document = yaml.safe_load((root / RULES).read_text())
-    return {
-        rule["alert"]: rule
-        for group in document["spec"]["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
-    }
+    variants: dict[str, list[dict[str, Any]]] = {}
+    for group in document["spec"]["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                variants.setdefault(rule["alert"], []).append(rule)
+    return variants
+
+
+def alert_rules(root: Path) -> dict[str, dict[str, Any]]:
+    """Alert name -> its default rule (the first variant)."""
+    return {name: rules[0] for name, rules in alert_variants(root).items()}
+
+
+def rule_for(variants: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
+    """The variant whose scope names this namespace, else the default one."""
+    namespace = labels.get("namespace", "")
+    return next((r for r in variants if f'namespace="{namespace}"' in r["expr"]), variants[0])
 
 
 def _render(template: str, labels: dict[str, str]) -> str:
@@ -30,15 +42,15 @@ def _render(template: str, labels: dict[str, str]) -> str:
 
 
 def promtool_test_file(root: Path, rule_file: str) -> dict[str, Any]:
-    rules = alert_rules(root)
+    variants = alert_variants(root)
     scenarios = yaml.safe_load((root / SCENARIOS).read_text())
     tests = []
     for scenario in scenarios:
         checks = []
         for check in scenario["checks"]:
-            rule = rules[check["alert"]]
             expected = []
             for fired in check["fires"]:
+                rule = rule_for(variants[check["alert"]], {k: str(v) for k, v in fired.items()})
                 labels = {k: str(v) for k, v in fired.items()} | {
                     k: str(v) for k, v in rule["labels"].items()
                 }

@@ -33,6 +33,8 @@ class Slo:
     canary_max_burn_rate: float
     prometheus_url: str
     rate_window: str
+    # namespace -> (availability target, latency target), where they differ from the defaults
+    overrides: dict[str, tuple[float, float]]
 
     @property
     def error_budget(self) -> float:
@@ -64,10 +66,20 @@ def load_slo(path: Path) -> Slo:
             canary_max_burn_rate=float(raw["canary"]["max_burn_rate"]),
             prometheus_url=raw["canary"]["prometheus"],
             rate_window=raw["canary"]["rate_window"],
+            overrides={
+                namespace: (
+                    float(values.get("availability_target", raw["objectives"]["availability"]["target"])),
+                    float(values.get("latency_target", raw["objectives"]["latency"]["target"])),
+                )
+                for namespace, values in (raw.get("environments") or {}).items()
+            },
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SloError(f"{path}: missing or invalid field: {error}") from None
-    for name, target in (("availability", slo.availability_target), ("latency", slo.latency_target)):
+    targets = [("availability", slo.availability_target), ("latency", slo.latency_target)]
+    for namespace, (availability, latency) in slo.overrides.items():
+        targets += [(f"{namespace} availability", availability), (f"{namespace} latency", latency)]
+    for name, target in targets:
         if not 0.5 < target < 1.0:
             raise SloError(f"{path}: the {name} target must be between 0.5 and 1, got {target}")
     if slo.latency_threshold_seconds not in LATENCY_BUCKETS:
