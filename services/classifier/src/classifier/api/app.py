@@ -17,6 +17,7 @@ from prometheus_client import start_http_server
 from classifier import __version__
 from classifier.api import oip
 from classifier.api.classify import classify
+from classifier.api.demo import demo_page
 from classifier.api.errors import EXCEPTION_HANDLERS
 from classifier.api.metrics_endpoint import metrics
 from classifier.api.observability import ASGIApp, ObservabilityMiddleware
@@ -51,7 +52,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
 
     # Inference routes need a token when tokens are configured; health and metadata stay open.
     inference = Router(path="/", route_handlers=[classify, *oip.MODEL_ROUTES], guards=[require_token])
-    operations: list[Any] = [*oip.SERVER_ROUTES]
+    operations: list[Any] = [demo_page, *oip.SERVER_ROUTES]
     if not settings.metrics_port:  # otherwise /metrics lives on its own port, for Prometheus only
         operations.append(metrics)
     app = Litestar(
