@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill loadtest clean
+.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ $(MODEL_DIR)/metadata.json: $(SETUP_STAMP) $(MODEL_SOURCES)
 run: model ## serve the default model on 127.0.0.1:8000
 	CLASSIFIER_MODEL_DIR=$(MODEL_DIR) $(BIN)/classifier-serve
 
-SHELL_SCRIPTS := $(wildcard .ci/run .github/e2e/*.sh services/classifier/container/*.sh)
+SHELL_SCRIPTS := $(wildcard .ci/run .github/e2e/*.sh services/classifier/container/*.sh cluster/*.sh)
 
 lint: $(SETUP_STAMP) ## ruff, mypy, hadolint, actionlint and shellcheck
 	$(BIN)/ruff check .
@@ -50,7 +50,7 @@ lint: $(SETUP_STAMP) ## ruff, mypy, hadolint, actionlint and shellcheck
 	$(BIN)/mypy
 	$(BIN)/hadolint services/classifier/Dockerfile
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/actionlint
-	shellcheck $(SHELL_SCRIPTS)
+	shellcheck -x $(SHELL_SCRIPTS)
 
 format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -58,6 +58,7 @@ format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 
 test: lint model checkov ## set up, lint, validate every environment and run the whole test suite
 	$(BIN)/gitops-generate --check
+	$(BIN)/gitops-cost --check
 	$(BIN)/gitops-validate
 	$(BIN)/python -m pytest
 
@@ -92,6 +93,15 @@ validate: $(SETUP_STAMP) checkov ## render every environment; schemas, policies,
 
 promote: $(SETUP_STAMP) ## promote an image: make promote FROM=dev TO=staging
 	$(BIN)/gitops-promote promote $(FROM) $(TO)
+
+cost: $(SETUP_STAMP) ## cost estimate from the benchmark's numbers and dated prices; writes docs/cost.md
+	$(BIN)/gitops-cost
+
+cluster-up: ## local kind cluster with ingress-nginx, Argo CD and the bootstrap app (needs Docker + internet)
+	cluster/cluster-up.sh
+
+cluster-down: ## delete the local kind cluster
+	cluster/cluster-down.sh
 
 drill: model ## canary drill: real Prometheus, locust load, analysis verdicts for 3 canaries
 	$(BIN)/gitops-drill

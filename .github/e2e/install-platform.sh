@@ -30,10 +30,7 @@ helm install external-secrets external-secrets/external-secrets -n external-secr
 kubectl create namespace platform-secrets
 kubectl create secret generic classifier-api-tokens -n platform-secrets \
   --from-literal=tokens="$(openssl rand -hex 24)"
-kubectl create serviceaccount external-secrets-reader -n platform-secrets
-kubectl create role secret-reader -n platform-secrets --verb=get,list,watch --resource=secrets
-kubectl create rolebinding secret-reader -n platform-secrets --role=secret-reader \
-  --serviceaccount=platform-secrets:external-secrets-reader
+kubectl apply -f cluster/secret-store-access.yaml
 kubectl apply -f platform/cluster-secret-store.yaml
 
 curl -sSL -o /usr/local/bin/kubectl-argo-rollouts \

@@ -25,7 +25,8 @@ from gitops.policies import Context, check
 from gitops.render import Manifest, RenderError, render
 from gitops.schemas import validate_manifest
 
-PLATFORM_FOLDERS = ("platform", "argocd/apps")
+# Besides the environments, what Argo CD or `make cluster-up` applies: schemas only.
+PLATFORM_FOLDERS = ("platform", "argocd/apps", "argocd/bootstrap.yaml", "cluster/secret-store-access.yaml")
 
 
 def problems_in(environment: str, manifests: list[Manifest], *, use_checkov: bool) -> list[str]:
@@ -72,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.env:  # the folders Argo CD syncs besides the environments: schemas only
         for folder in PLATFORM_FOLDERS:
             try:
-                manifests = render(args.root / folder)
+                path = args.root / folder
+                manifests = (
+                    render(path) if path.is_dir() else [m for m in yaml.safe_load_all(path.read_text()) if m]
+                )
             except RenderError as error:
                 print(f"{folder}: {error}")
                 failed = True
