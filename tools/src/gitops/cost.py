@@ -76,12 +76,12 @@ def render(root: Path) -> str:
         f"{prices['recorded']}). Do not edit by hand.",
         "",
         "Assumptions:",
-        f"- One CPU pod serves {variants[0].per_pod:.1f} images/s: the highest HTTP throughput in the benchmark "
-        f"whose p99 met the {threshold_ms:.0f} ms latency SLO (one request = one image).",
-        f"- GPU pods are **not measured** (no GPU was available): {GPU_ASSUMED_IMAGES_PER_S:.0f} images/s per GPU "
-        "pod is the throughput issue's target, to be replaced by `make bench` on a GPU node.",
-        f"- Pods run at {HEADROOM:.0%} of that capacity (bursts, canary replicas); at least {MIN_REPLICAS} pods "
-        f"and {MIN_REPLICAS} nodes; {CPU_PODS_PER_NODE} CPU pods per 8-vCPU node; one GPU pod per GPU node.",
+        f"- One CPU pod serves {variants[0].per_pod:.1f} images/s: the highest HTTP throughput in the "
+        f"benchmark whose p99 met the {threshold_ms:.0f} ms latency SLO (one request = one image).",
+        f"- GPU pods are **not measured** (no GPU was available): {GPU_ASSUMED_IMAGES_PER_S:.0f} images/s "
+        "per GPU pod is the throughput issue's target, to be replaced by `make bench` on a GPU node.",
+        f"- Pods run at {HEADROOM:.0%} of that capacity (bursts, canary replicas); at least {MIN_REPLICAS} "
+        f"pods and {MIN_REPLICAS} nodes; {CPU_PODS_PER_NODE} CPU pods per 8-vCPU node; one GPU pod per GPU node.",
         f"- On-demand prices, {hours:.0f} hours a month, one cluster's control-plane fee; no storage, "
         "network egress, load balancer or monitoring costs.",
         "",
