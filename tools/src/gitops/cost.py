@@ -81,7 +81,8 @@ def render(root: Path) -> str:
         f"- GPU pods are **not measured** (no GPU was available): {GPU_ASSUMED_IMAGES_PER_S:.0f} images/s "
         "per GPU pod is the throughput issue's target, to be replaced by `make bench` on a GPU node.",
         f"- Pods run at {HEADROOM:.0%} of that capacity (bursts, canary replicas); at least {MIN_REPLICAS} "
-        f"pods and {MIN_REPLICAS} nodes; {CPU_PODS_PER_NODE} CPU pods per 8-vCPU node; one GPU pod per GPU node.",
+        f"pods and {MIN_REPLICAS} nodes; {CPU_PODS_PER_NODE} CPU pods per 8-vCPU node; "
+        "one GPU pod per GPU node.",
         f"- On-demand prices, {hours:.0f} hours a month, one cluster's control-plane fee; no storage, "
         "network egress, load balancer or monitoring costs.",
         "",
