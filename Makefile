@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill loadtest cluster-up cluster-down cost clean
+.PHONY: help system-packages setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ $(MODEL_DIR)/metadata.json: $(SETUP_STAMP) $(MODEL_SOURCES)
 run: model ## serve the default model on 127.0.0.1:8000
 	CLASSIFIER_MODEL_DIR=$(MODEL_DIR) $(BIN)/classifier-serve
 
-SHELL_SCRIPTS := $(wildcard .ci/run .github/e2e/*.sh services/classifier/container/*.sh cluster/*.sh)
+SHELL_SCRIPTS := $(wildcard .ci/run .ci/*.sh .github/e2e/*.sh services/classifier/container/*.sh cluster/*.sh)
 
 lint: $(SETUP_STAMP) ## ruff, mypy, hadolint, actionlint and shellcheck
 	$(BIN)/ruff check .
@@ -56,7 +56,10 @@ format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint model checkov ## set up, lint, validate every environment and run the whole test suite
+system-packages: ## Debian packages the tests drive (shellcheck, prometheus, chromium, podman)
+	.ci/system-packages.sh
+
+test: system-packages lint model checkov ## set up, lint, validate every environment and run the whole test suite
 	$(BIN)/gitops-generate --check
 	$(BIN)/gitops-cost --check
 	$(BIN)/gitops-validate
@@ -67,7 +70,7 @@ IMAGE ?= localhost/classifier:dev
 # Local wheel folders pip may take big wheels (torch) from during the image build, if present.
 WHEEL_DIRS ?= /opt/pypi/files:/opt/pypi-more/files
 
-image: ## build the runtime image with podman (base image built locally, cached)
+image: system-packages ## build the runtime image with podman (base image built locally, cached)
 	services/classifier/container/build-base-image.sh
 	WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE) runtime
 
