@@ -13,20 +13,16 @@ Everything runs in one invocation on one machine with the same photos and the sa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +33,7 @@ import numpy as np
 from classifier.backends import load_model
 from classifier.config import Settings
 from classifier.decode import decode_image
+from classifier.local_server import local_server
 from classifier.modelbuild import photos
 from classifier.preprocess import preprocess
 
@@ -150,38 +147,6 @@ def parallel_processes(model_dir: Path, pipelines: int, bodies: list[bytes], sec
 
 
 # ---------------------------------------------------------------- HTTP
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(command: list[str], env: dict[str, str], ready_path: str) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    full_env = os.environ | env | {"CLASSIFIER_PORT": str(port), "PORT": str(port)}
-    process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + ready_path, timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None:
-                raise RuntimeError(f"{command} exited with {process.returncode}")
-            time.sleep(0.2)
-        else:
-            raise TimeoutError(f"{command} not ready")
-        yield base, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -413,7 +378,7 @@ def main() -> None:
         }
         env = {"CLASSIFIER_MODEL_DIR": str(args.model_dir), "CLASSIFIER_LOG_LEVEL": "warning"}
         print("classifier ...", file=sys.stderr)
-        with serving([sys.executable, "-m", "classifier"], env, "/v2/health/ready") as (base, pid):
+        with local_server(env) as (base, pid):
             for concurrency in (1, 8):
                 row = load(base + "/v1/classify", files, concurrency, args.seconds)
                 report["http"].append({"server": "classifier", **row})
@@ -439,7 +404,7 @@ def main() -> None:
             report["overload_ignoring_retry_after"] = stress | {"peak_rss_mb": peak_rss_mb(pid)}
             report["tuning"] = _tuning(base)
         print("naive baseline ...", file=sys.stderr)
-        with serving([sys.executable, str(NAIVE_APP)], {}, "/health") as (base, _):
+        with local_server(command=[sys.executable, str(NAIVE_APP)], ready_path="/health") as (base, _):
             for concurrency in (1, 8, 32):
                 row = load(base + "/v1/classify", files, concurrency, args.seconds)
                 report["http"].append({"server": "naive FastAPI + eager torch", **row})

@@ -10,43 +10,18 @@ Reports land in loadtests/reports/<scenario>-<UTC time>.{json,html}.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+from classifier.local_server import local_server
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from scenarios import SCENARIOS  # noqa: E402
 from slo_gate import main as gate  # noqa: E402
-
-
-@contextlib.contextmanager
-def local_service() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = os.environ | {"CLASSIFIER_PORT": str(port), "CLASSIFIER_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "classifier"], env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2).status == 200:
-                    break
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def run(scenario_name: str, host: str, reports: Path) -> int:
@@ -73,7 +48,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.host:
         return run(args.scenario, args.host, args.reports)
-    with local_service() as host:
+    with local_server({"CLASSIFIER_LOG_LEVEL": "warning"}) as (host, _):
         return run(args.scenario, host, args.reports)
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from classifier.local_server import local_server
 from gitops.paths import REPO_ROOT
 from gitops.slo import load_slo
 
@@ -64,22 +61,9 @@ def test_stress_reports_but_does_not_gate() -> None:
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {"CLASSIFIER_PORT": str(port), "CLASSIFIER_LOG_LEVEL": "warning",
-           "CLASSIFIER_MODEL_DIR": str(REPO_ROOT / "artifacts/efficientnet-lite0/1")}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "classifier"], env=os.environ | env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(f"{url}/v2/health/ready", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(30)
+    artifact = str(REPO_ROOT / "artifacts/efficientnet-lite0/1")
+    with local_server({"CLASSIFIER_LOG_LEVEL": "warning", "CLASSIFIER_MODEL_DIR": artifact}) as (url, _):
+        yield url
 
 
 def test_real_locust_run_passes_the_gate(server: str, tmp_path: Path) -> None:
