@@ -28,9 +28,12 @@ def create_app(runtime: Runtime) -> ASGIApp:
     """Build the ASGI app around ``runtime``; the model loads in the background at start-up."""
     settings = runtime.settings
 
-    def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        if runtime.tokens is not None:
-            runtime.tokens.check(connection.headers.get("authorization"))
+    tokens = runtime.tokens
+
+    async def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        # async on purpose: Litestar runs a sync guard in a worker thread, one hop per request.
+        if tokens is not None:
+            tokens.check(connection.headers.get("authorization"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -51,7 +54,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
                 metrics_server.shutdown()
 
     # Inference routes need a token when tokens are configured; health and metadata stay open.
-    inference = Router(path="/", route_handlers=[classify, *oip.MODEL_ROUTES], guards=[require_token])
+    inference = Router(
+        path="/", route_handlers=[classify, *oip.MODEL_ROUTES], guards=[require_token] if tokens else []
+    )
     operations: list[Any] = [demo_page, *oip.SERVER_ROUTES]
     if not settings.metrics_port:  # otherwise /metrics lives on its own port, for Prometheus only
         operations.append(metrics)
