@@ -15,6 +15,7 @@ Everything runs in one invocation on one machine with the same photos and the sa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -159,6 +160,25 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each thread of process `pid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            usage[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return usage
+
+
+def cores_used(pid: int, before: dict[int, float], seconds: float) -> dict[str, float]:
+    """Cores used since `before`: the event-loop thread (the main thread) and all the others."""
+    after = thread_cpu_seconds(pid)
+    used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    event_loop = used.get(pid, 0.0)
+    return {"event_loop": event_loop / seconds, "other_threads": (sum(used.values()) - event_loop) / seconds}
+
+
 def load(
     url: str, files: list[Path], concurrency: int, seconds: float, *, honour_retry_after: bool = False
 ) -> dict[str, Any]:
@@ -192,7 +212,7 @@ def load(
 
 
 def measure_round(
-    model_dir: Path, url: str, files: list[Path], bodies: list[bytes], cpus: int, seconds: float
+    model_dir: Path, url: str, pid: int, files: list[Path], bodies: list[bytes], cpus: int, seconds: float
 ) -> dict[str, Any]:
     """One round: each in-process reference right before the HTTP run it is compared with.
 
@@ -204,7 +224,9 @@ def measure_round(
         "threads": parallel_threads(model_dir, cpus, bodies, seconds / 2),
     }
     limit = max(limits.values())
+    before, started = thread_cpu_seconds(pid), time.perf_counter()
     c32 = load(url, files, 32, seconds)
+    c32["cores"] = cores_used(pid, before, time.perf_counter() - started)
     single = single_image(model_dir, "onnxruntime", cpus, bodies, seconds / 2)
     c1 = load(url, files, 1, seconds / 2)
     c8 = load(url, files, 8, seconds)
@@ -311,6 +333,17 @@ def _overload_summary(run: dict[str, Any]) -> str:
     )
 
 
+def _where_the_rest_goes(c32: dict[str, Any]) -> str:
+    cores = c32["cores"]
+    per_request_ms = cores["event_loop"] / c32["throughput_rps"] * 1000
+    return (
+        "Where the rest of the machine goes in that c=32 run (thread CPU times from /proc, warm-up "
+        f"included): the event-loop thread (uvicorn, Litestar, request handling) used "
+        f"{cores['event_loop']:.2f} of a core, {per_request_ms:.2f} ms per request; the inference "
+        f"workers) {cores['other_threads']:.2f} cores. The load client shares the same cores."
+    )
+
+
 def markdown(report: dict[str, Any], command: str) -> str:
     lines = [
         "# Performance",
@@ -359,6 +392,8 @@ def markdown(report: dict[str, Any], command: str) -> str:
             f"| {r['c8']['p99_ms']:.0f} | {tail_bound_ms(r['c8']):.0f} |"
             for i, r in enumerate(report["rounds"])
         ),
+        "",
+        _where_the_rest_goes(median_round(report["rounds"], _c32_share)["c32"]),
         "",
         "## HTTP, closed loop (each connection sends its next request when the answer arrives)",
         "",
@@ -424,7 +459,7 @@ def main() -> None:
         with local_server(env) as (base, pid):
             # Speed drifts minute to minute here: see the "Rounds" section of the report.
             rounds = [
-                measure_round(args.model_dir, base + "/v1/classify", files, bodies, cpus, args.seconds)
+                measure_round(args.model_dir, base + "/v1/classify", pid, files, bodies, cpus, args.seconds)
                 for _ in range(args.rounds)
             ]
             report["rounds"] = rounds
@@ -461,8 +496,8 @@ def _tuning(base: str) -> str:
     return (
         f"{tuning.inference_workers} inference workers x {tuning.inference_threads} thread, max batch "
         f"{tuning.max_batch_size}, max wait {tuning.max_batch_wait_s * 1000:.0f} ms, queue capacity "
-        f"{float(capacity):.0f} images, {tuning.decode_workers} decode workers, deadline 5 s; log level warning,"
-        " so no access log line, like the naive app"
+        f"{float(capacity):.0f} images, {tuning.decode_workers} decode workers, deadline 5 s; "
+        "log level warning, so no access log line, like the naive app"
     )
 
 
