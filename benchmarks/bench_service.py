@@ -339,8 +339,8 @@ def _where_the_rest_goes(c32: dict[str, Any]) -> str:
     return (
         "Where the rest of the machine goes in that c=32 run (thread CPU times from /proc, warm-up "
         f"included): the event-loop thread (uvicorn, Litestar, request handling) used "
-        f"{cores['event_loop']:.2f} of a core, {per_request_ms:.2f} ms per request; the inference "
-        f"workers) {cores['other_threads']:.2f} cores. The load client shares the same cores."
+        f"{cores['event_loop']:.2f} of a core, {per_request_ms:.2f} ms per request; the other threads "
+        f"(the inference workers) {cores['other_threads']:.2f} cores. The load client shares the same cores."
     )
 
 
@@ -432,7 +432,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating limit/c=32 measurements")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the markdown from the JSON next to --output"
+    )
     args = parser.parse_args()
+    command = "make bench   # = .venv/bin/python benchmarks/bench_service.py --output docs/performance.md"
+    if args.render_only:
+        saved = json.loads(args.output.with_suffix(".json").read_text())
+        args.output.write_text(markdown(saved, command))
+        return
     cpus = os.cpu_count() or 1
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -478,7 +486,6 @@ def main() -> None:
                 row = load(base + "/v1/classify", files, concurrency, args.seconds)
                 report["http"].append({"server": "naive FastAPI + eager torch", **row})
 
-    command = "make bench   # = .venv/bin/python benchmarks/bench_service.py --output docs/performance.md"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown(report, command))
     args.output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")

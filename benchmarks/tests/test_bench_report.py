@@ -1,0 +1,55 @@
+"""The committed performance report is the benchmark's own rendering, and its verdicts follow the numbers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCHMARKS))
+
+import bench_service  # noqa: E402
+
+REPORT_MD = BENCHMARKS.parent / "docs" / "performance.md"
+
+
+@pytest.fixture
+def report() -> dict[str, Any]:
+    saved: dict[str, Any] = json.loads(REPORT_MD.with_suffix(".json").read_text())
+    return saved
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, bool]:
+    return {name: met for name, _, met in bench_service.targets(report)}
+
+
+def test_committed_markdown_is_rendered_from_the_committed_json(report: dict[str, Any]) -> None:
+    command = "make bench   # = .venv/bin/python benchmarks/bench_service.py --output docs/performance.md"
+    assert bench_service.markdown(report, command) == REPORT_MD.read_text(), (
+        "docs/performance.md differs from its JSON: run `benchmarks/bench_service.py --render-only`"
+    )
+
+
+def test_the_http_share_is_judged_within_the_median_round(report: dict[str, Any]) -> None:
+    name = "1. c=32 HTTP >= 90% of the in-process all-cores limit (median round)"
+    for measured in report["rounds"]:
+        measured["limit_images_per_s"] = measured["c32"]["ok_rps"] / 0.95
+    assert _verdicts(report)[name]
+    slow = copy.deepcopy(report)
+    for measured in slow["rounds"][:2]:  # two of three rounds below 90%: the median is below
+        measured["limit_images_per_s"] = measured["c32"]["ok_rps"] / 0.85
+    assert not _verdicts(slow)[name]
+
+
+def test_a_slow_refusal_fails_the_overload_target(report: dict[str, Any]) -> None:
+    report["overload"]["p99_ms_by_status"]["429"] = 80.0
+    assert not _verdicts(report)["4. c=256: 429s arrive in milliseconds"]
+
+
+def test_tail_bound_is_one_and_a_half_times_littles_law_latency() -> None:
+    assert bench_service.tail_bound_ms({"concurrency": 8, "throughput_rps": 80.0}) == pytest.approx(150.0)
