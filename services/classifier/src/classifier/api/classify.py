@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 
 from classifier.api.deadlines import request_deadline
 from classifier.api.schemas import (
@@ -36,7 +37,7 @@ _ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
     responses=error_responses(400, 401, 403, 413, 415, 429, 500, 503, 504),
     tags=["v1"],
 )
-async def classify(request: Request[Any, Any, Any], runtime: Runtime) -> ClassifyResponse:
+async def classify(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> ClassifyResponse:
     started = time.perf_counter()
     deadline = request_deadline(request, runtime.settings.request_timeout_s)
     top_k = parse_top_k(request.query_params.get("top_k"))

@@ -17,6 +17,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from classifier import __version__
 from classifier.api.classify import parse_top_k
@@ -77,7 +79,7 @@ async def live() -> dict[str, bool]:
 
 
 @get("/v2/health/ready", tags=["oip"], summary="Readiness: model loaded and warmed up, not draining")
-async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
+async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
     if runtime.ready:
         return Response({"ready": True})
     reason = "draining" if runtime.draining else "model loading"
@@ -85,7 +87,7 @@ async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
 
 
 @get("/v2/models/{name:str}", tags=["oip"], summary="Model metadata", responses=error_responses(404, 503))
-async def model_metadata(name: str, runtime: Runtime) -> dict[str, Any]:
+async def model_metadata(name: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     model = _model_named(name, runtime)
     channels, height, width = model.input_shape
     return {
@@ -104,7 +106,7 @@ async def model_metadata(name: str, runtime: Runtime) -> dict[str, Any]:
 
 
 @get("/v2/models/{name:str}/ready", tags=["oip"], summary="Model readiness", responses=error_responses(404))
-async def model_ready(name: str, runtime: Runtime) -> Response[dict[str, Any]]:
+async def model_ready(name: FromPath[str], runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
     if name != runtime.served_model_name:
         raise ModelNotFound(f"no model named {name!r} is served here")
     return Response({"name": name, "ready": runtime.ready}, status_code=200 if runtime.ready else 503)
@@ -117,7 +119,9 @@ async def model_ready(name: str, runtime: Runtime) -> Response[dict[str, Any]]:
     summary="Inference (BYTES images or an FP32 [N,3,H,W] tensor)",
     responses=error_responses(400, 401, 403, 404, 413, 429, 500, 503, 504),
 )
-async def infer(name: str, request: Request[Any, Any, Any], runtime: Runtime) -> InferResponse:
+async def infer(
+    name: FromPath[str], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> InferResponse:
     deadline = request_deadline(request, runtime.settings.request_timeout_s)
     model = _model_named(name, runtime)
     model.admission.check()  # refuse before reading the body when at capacity
