@@ -99,8 +99,6 @@ class DynamicBatcher:
             self._metrics.queue_depth.set(len(self._queue))
             self._changed.notify(len(entries))
         try:
-            if len(entries) == 1:  # the common case, without gather's and stack's overhead
-                return (await entries[0].result)[None]
             rows = await asyncio.gather(*(entry.result for entry in entries))
         except BaseException:
             for entry in entries:
