@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.paths import REPO_ROOT
+from gitops.policies import Problem
 
 # Checks skipped, each with its reason. Empty: every check passes on every environment once
 # Rollouts are scanned as Deployments (see validate._as_checkov_sees). Add an entry only with
@@ -25,16 +25,6 @@ class CheckovMissing(RuntimeError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    check_id: str
-    name: str
-    resource: str
-
-    def __str__(self) -> str:
-        return f"[checkov {self.check_id}] {self.resource}: {self.name}"
-
-
 def checkov_binary() -> Path:
     configured = os.environ.get("GITOPS_CHECKOV")
     path = Path(configured) if configured else REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -43,8 +33,8 @@ def checkov_binary() -> Path:
     return path
 
 
-def scan(rendered: Path) -> list[Finding]:
-    """Failed checks in one rendered multi-document YAML file."""
+def scan(rendered: Path) -> list[Problem]:
+    """Failed checks in one rendered multi-document YAML file, as problems like our policies'."""
     result = subprocess.run(
         [
             str(checkov_binary()),
@@ -64,7 +54,7 @@ def scan(rendered: Path) -> list[Finding]:
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
     return [
-        Finding(check["check_id"], check["check_name"], check["resource"])
+        Problem(f"checkov {check['check_id']}", check["resource"], check["check_name"])
         for item in reports
         for check in item.get("results", {}).get("failed_checks", [])
     ]

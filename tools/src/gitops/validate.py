@@ -21,7 +21,7 @@ import yaml
 
 from gitops import checkov_scan
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
-from gitops.policies import Context, check
+from gitops.policies import Context, Problem, check
 from gitops.render import Manifest, RenderError, render
 from gitops.schemas import validate_manifest
 
@@ -37,7 +37,7 @@ def problems_in(environment: str, manifests: list[Manifest], *, use_checkov: boo
     return found
 
 
-def _checkov(manifests: list[Manifest]) -> list[checkov_scan.Finding]:
+def _checkov(manifests: list[Manifest]) -> list[Problem]:
     with tempfile.TemporaryDirectory() as scratch:
         rendered = Path(scratch) / "rendered.yaml"
         rendered.write_text(yaml.safe_dump_all([_as_checkov_sees(m) for m in manifests], sort_keys=False))
