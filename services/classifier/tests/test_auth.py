@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.api import create_app
+from classifier.api.app import create_litestar_app
 from classifier.config import Settings
 from classifier.runtime import Runtime
 
@@ -109,8 +109,7 @@ def test_empty_token_file_refuses_to_start(tmp_path: Path) -> None:
 def test_the_token_guard_never_costs_a_thread_hop(token_file: Path, with_tokens: bool) -> None:
     """Litestar runs a sync guard in a worker thread; that hop cost ~5% of c=32 throughput."""
     settings = Settings(model_dir=Path("unused"), auth_tokens_file=str(token_file) if with_tokens else "")
-    app = create_app(Runtime(settings))
-    litestar_app = app._app  # type: ignore[attr-defined]
+    litestar_app = create_litestar_app(Runtime(settings))
     guards = [
         guard
         for route in litestar_app.routes

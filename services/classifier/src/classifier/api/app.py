@@ -21,11 +21,21 @@ from classifier.api.demo import demo_page
 from classifier.api.errors import EXCEPTION_HANDLERS
 from classifier.api.metrics_endpoint import metrics
 from classifier.api.observability import ASGIApp, ObservabilityMiddleware
+from classifier.api.raw_classify import RawImageClassify
 from classifier.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> ASGIApp:
-    """Build the ASGI app around ``runtime``; the model loads in the background at start-up."""
+    """Build the ASGI app around ``runtime``; the model loads in the background at start-up.
+
+    Outermost first: request id, access log and HTTP metrics for every request; the raw-image
+    classify hot path; then Litestar for every route (that one included: multipart, OpenAPI).
+    """
+    return ObservabilityMiddleware(RawImageClassify(create_litestar_app(runtime), runtime), runtime.metrics)
+
+
+def create_litestar_app(runtime: Runtime) -> Litestar:
+    """The routes, dependencies, guards, error handlers and lifespan."""
     settings = runtime.settings
 
     tokens = runtime.tokens
@@ -60,7 +70,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
     operations: list[Any] = [demo_page, *oip.SERVER_ROUTES]
     if not settings.metrics_port:  # otherwise /metrics lives on its own port, for Prometheus only
         operations.append(metrics)
-    app = Litestar(
+    return Litestar(
         route_handlers=[inference, *operations],
         dependencies={"runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -74,4 +84,3 @@ def create_app(runtime: Runtime) -> ASGIApp:
         ),
         logging_config=None,
     )
-    return ObservabilityMiddleware(app, runtime.metrics)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 
-from classifier.api.deadlines import request_deadline
+from classifier.api.deadlines import TIMEOUT_HEADER, deadline_from_header
 from classifier.api.schemas import (
     ClassifyResponse,
     ModelBody,
@@ -38,15 +39,28 @@ _ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
     tags=["v1"],
 )
 async def classify(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> ClassifyResponse:
+    # Raw image bodies normally never get here: `raw_classify` serves them (same `classify_one`).
+    return await classify_one(
+        runtime,
+        top_k=request.query_params.get("top_k"),
+        timeout_ms=request.headers.get(TIMEOUT_HEADER),
+        read_body=lambda: read_image(request),
+    )
+
+
+async def classify_one(
+    runtime: Runtime, *, top_k: str | None, timeout_ms: str | None, read_body: Callable[[], Awaitable[bytes]]
+) -> ClassifyResponse:
+    """The route's work, whichever layer parsed the request: check, admit, read, classify, answer."""
     started = time.perf_counter()
-    deadline = request_deadline(request, runtime.settings.request_timeout_s)
-    top_k = parse_top_k(request.query_params.get("top_k"))
+    deadline = deadline_from_header(timeout_ms, runtime.settings.request_timeout_s)
+    k = parse_top_k(top_k)
     model = runtime.model()
     model.admission.check()  # refuse before reading the body when at capacity
-    image = await read_image(request)
+    image = await read_body()
     await runtime.faults.apply()
     probabilities, timings = await model.classify_images([image], deadline)
-    predictions = model.top_k(probabilities[0], top_k)
+    predictions = model.top_k(probabilities[0], k)
     return ClassifyResponse(
         model=ModelBody(name=model.metadata.name, version=model.metadata.version, backend=model.backend.name),
         predictions=[PredictionBody(label=p.label, index=p.index, score=p.score) for p in predictions],

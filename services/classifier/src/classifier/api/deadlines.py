@@ -14,8 +14,12 @@ TIMEOUT_HEADER = "x-request-timeout-ms"
 
 def request_deadline(request: Request[Any, Any, Any], default_timeout_s: float) -> float:
     """The ``time.monotonic()`` instant after which the request is dropped with 504."""
+    return deadline_from_header(request.headers.get(TIMEOUT_HEADER), default_timeout_s)
+
+
+def deadline_from_header(raw: str | None, default_timeout_s: float) -> float:
+    """The deadline for a request whose timeout header (in ms) is ``raw``; it can only shorten."""
     timeout_s = default_timeout_s
-    raw = request.headers.get(TIMEOUT_HEADER)
     if raw is not None:
         try:
             asked_ms = float(raw)

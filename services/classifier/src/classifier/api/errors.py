@@ -13,6 +13,9 @@ from classifier.errors import ServiceError
 
 logger = logging.getLogger("classifier")
 
+BODY_TOO_LARGE = "the request body is larger than the limit (CLASSIFIER_MAX_BODY_BYTES)"
+INTERNAL_ERROR = "internal server error"
+
 # Litestar's own messages for a few statuses are terse; say what the client should do.
 _FRIENDLY = {
     404: "no such route; see /schema for the API",
@@ -32,19 +35,19 @@ def service_error_handler(_: Request[Any, Any, Any], error: ServiceError) -> Res
 
 def http_exception_handler(_: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     status = error.status_code
-    if status == 413:
-        message = "the request body is larger than the limit (CLASSIFIER_MAX_BODY_BYTES)"
-    else:
-        message = _FRIENDLY.get(status, error.detail)
+    message = BODY_TOO_LARGE if status == 413 else _FRIENDLY.get(status, error.detail)
     headers = dict(error.headers or {})
     return _json_error(status, message, headers or None)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    logger.exception(
-        "unhandled error", extra={"event": "unhandled_error", "path": request.url.path}, exc_info=error
-    )
-    return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
+    log_unexpected_error(request.url.path, error)
+    return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
+
+
+def log_unexpected_error(path: str, error: Exception) -> None:
+    """A bug, not a client mistake: the trace goes to the log, never to the client."""
+    logger.exception("unhandled error", extra={"event": "unhandled_error", "path": path}, exc_info=error)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
