@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLIENT = Path(__file__).with_name("load_client.py")
 NAIVE_APP = Path(__file__).with_name("naive_fastapi_app.py")
 DEFAULT_MODEL_DIR = REPO / "artifacts" / "efficientnet-lite0" / "1"
+WARMUP_S = 3.0  # of every HTTP run, before the measured seconds
 PHOTO_MIX = (
     "coffee 600x400, chelsea 451x300, rocket 427x640, astronaut 512x512, "
     "coffee 1920x1280, chelsea 4032x2682 (12 MP)"
@@ -119,14 +121,14 @@ def parallel_threads(model_dir: Path, pipelines: int, bodies: list[bytes], secon
     return sum(counts) / seconds
 
 
-def _process_loop(model_dir: Path, bodies: list[bytes], start_at: float, stop_at: float, queue: Any) -> None:
+def _process_loop(model_dir: Path, bodies: list[bytes], seconds: float, ready: Any, queue: Any) -> None:
     one = _pipeline(model_dir, "onnxruntime", 1)
     for body in bodies:
         one(body)
-    while time.time() < start_at:
-        time.sleep(0.001)
+    ready.wait()  # every process loaded and warm: all start together
+    stop_at = time.perf_counter() + seconds
     count = 0
-    while time.time() < stop_at:
+    while time.perf_counter() < stop_at:
         one(bodies[count % len(bodies)])
         count += 1
     queue.put(count)
@@ -135,10 +137,9 @@ def _process_loop(model_dir: Path, bodies: list[bytes], start_at: float, stop_at
 def parallel_processes(model_dir: Path, pipelines: int, bodies: list[bytes], seconds: float) -> float:
     """Images/s with `pipelines` processes, each a single-threaded loop (no shared GIL)."""
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    start_at = time.time() + 15  # after every process has loaded the model
+    queue, ready = context.Queue(), context.Barrier(pipelines)
     processes = [
-        context.Process(target=_process_loop, args=(model_dir, bodies, start_at, start_at + seconds, queue))
+        context.Process(target=_process_loop, args=(model_dir, bodies, seconds, ready, queue))
         for _ in range(pipelines)
     ]
     for process in processes:
@@ -147,6 +148,14 @@ def parallel_processes(model_dir: Path, pipelines: int, bodies: list[bytes], sec
     for process in processes:
         process.join()
     return total / seconds
+
+
+def all_cores_limit(model_dir: Path, pipelines: int, bodies: list[bytes], seconds: float) -> dict[str, float]:
+    """The machine's best images/s: single-threaded pipelines as processes and as threads."""
+    return {
+        "processes": parallel_processes(model_dir, pipelines, bodies, seconds),
+        "threads": parallel_threads(model_dir, pipelines, bodies, seconds),
+    }
 
 
 # ---------------------------------------------------------------- HTTP
@@ -179,10 +188,16 @@ def cores_used(pid: int, before: dict[int, float], seconds: float) -> dict[str, 
     return {"event_loop": event_loop / seconds, "other_threads": (sum(used.values()) - event_loop) / seconds}
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load(
     url: str, files: list[Path], concurrency: int, seconds: float, *, honour_retry_after: bool = False
 ) -> dict[str, Any]:
     extra = ["--honour-retry-after"] if honour_retry_after else []
+    client_cpu_before = _children_cpu_seconds()
     result = subprocess.run(
         [
             sys.executable,
@@ -194,7 +209,7 @@ def load(
             "--duration",
             str(seconds),
             "--warmup",
-            "3",
+            str(WARMUP_S),
             *extra,
             *map(str, files),
         ],
@@ -203,6 +218,9 @@ def load(
         text=True,
     )
     data: dict[str, Any] = json.loads(result.stdout)
+    # The client's CPU is taken from the server under test (its start-up is counted too).
+    client_cpu = _children_cpu_seconds() - client_cpu_before
+    data["client_cpu_ms_per_request"] = client_cpu / (data["throughput_rps"] * (seconds + WARMUP_S)) * 1000
     print(
         f"  c={concurrency}: {data['throughput_rps']:.1f}/s p50 {data['p50_ms']:.1f} "
         f"p99 {data['p99_ms']:.1f} {data['statuses']} errors {data['socket_errors']}",
@@ -214,23 +232,29 @@ def load(
 def measure_round(
     model_dir: Path, url: str, pid: int, files: list[Path], bodies: list[bytes], cpus: int, seconds: float
 ) -> dict[str, Any]:
-    """One round: each in-process reference right before the HTTP run it is compared with.
+    """One round: each in-process reference measured next to the HTTP run it is compared with.
 
     The all-cores limit is the better of single-threaded pipelines as processes (no GIL) and
     as threads (what the service runs), so the HTTP share is judged against the harder one.
+    It is measured right before and right after c=32 and averaged, so that a drift of the
+    machine's speed during the round cancels out instead of favouring either side.
     """
-    limits = {
-        "processes": parallel_processes(model_dir, cpus, bodies, seconds / 2),
-        "threads": parallel_threads(model_dir, cpus, bodies, seconds / 2),
-    }
-    limit = max(limits.values())
-    before, started = thread_cpu_seconds(pid), time.perf_counter()
+    limit_before = all_cores_limit(model_dir, cpus, bodies, seconds / 2)
+    cpu_before, started = thread_cpu_seconds(pid), time.perf_counter()
     c32 = load(url, files, 32, seconds)
-    c32["cores"] = cores_used(pid, before, time.perf_counter() - started)
+    c32["cores"] = cores_used(pid, cpu_before, time.perf_counter() - started)
+    limit_after = all_cores_limit(model_dir, cpus, bodies, seconds / 2)
     single = single_image(model_dir, "onnxruntime", cpus, bodies, seconds / 2)
     c1 = load(url, files, 1, seconds / 2)
     c8 = load(url, files, 8, seconds)
-    return {"limit_images_per_s": limit, "limits": limits, "c32": c32, "single": single, "c1": c1, "c8": c8}
+    return {
+        "limit_images_per_s": (max(limit_before.values()) + max(limit_after.values())) / 2,
+        "limits": {"before": limit_before, "after": limit_after},
+        "c32": c32,
+        "single": single,
+        "c1": c1,
+        "c8": c8,
+    }
 
 
 def median_round(rounds: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
@@ -333,14 +357,19 @@ def _overload_summary(run: dict[str, Any]) -> str:
     )
 
 
+def _limits(measured: dict[str, float]) -> str:
+    return f"{measured['processes']:.1f} / {measured['threads']:.1f}"
+
+
 def _where_the_rest_goes(c32: dict[str, Any]) -> str:
     cores = c32["cores"]
     per_request_ms = cores["event_loop"] / c32["throughput_rps"] * 1000
     return (
         "Where the rest of the machine goes in that c=32 run (thread CPU times from /proc, warm-up "
-        f"included): the event-loop thread (uvicorn, Litestar, request handling) used "
+        f"included): the event-loop thread (uvicorn and request handling) used "
         f"{cores['event_loop']:.2f} of a core, {per_request_ms:.2f} ms per request; the other threads "
-        f"(the inference workers) {cores['other_threads']:.2f} cores. The load client shares the same cores."
+        f"(the inference workers) {cores['other_threads']:.2f} cores. The load client, on the same cores, "
+        f"used {c32['client_cpu_ms_per_request']:.2f} ms per request."
     )
 
 
@@ -379,15 +408,17 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "This machine's speed drifts by +-10% from one minute to the next, so each target that sets",
         "the service against an in-process number is judged within one round: the all-cores limit",
         "(the better of single-threaded ONNX Runtime pipelines as processes and as threads) right",
-        "before HTTP c=32, single-image latency (onnxruntime, all threads) right before HTTP c=1.",
-        "The targets use the median round; the HTTP table below shows the median round's runs.",
+        "before and right after HTTP c=32, averaged so that a drift during the round cancels;",
+        "single-image latency (onnxruntime, all threads) right before HTTP c=1. The targets use",
+        "the median round; the HTTP table below shows the median round's runs.",
         "",
-        "| round | limit: processes / threads, images/s | HTTP c=32, images/s | share "
+        "| round | limit before: processes / threads | limit after: processes / threads "
+        "| limit, images/s | HTTP c=32, images/s | share "
         "| in-process single p50 ms | HTTP c=1 p50 ms | gap ms | HTTP c=8 p99 ms | bound ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| {i + 1} | {r['limits']['processes']:.1f} / {r['limits']['threads']:.1f} "
-            f"| {r['c32']['ok_rps']:.1f} | {_c32_share(r):.0%} "
+            f"| {i + 1} | {_limits(r['limits']['before'])} | {_limits(r['limits']['after'])} "
+            f"| {r['limit_images_per_s']:.1f} | {r['c32']['ok_rps']:.1f} | {_c32_share(r):.0%} "
             f"| {r['single']['p50_ms']:.1f} | {r['c1']['p50_ms']:.1f} | {_c1_gap(r):.1f} "
             f"| {r['c8']['p99_ms']:.0f} | {tail_bound_ms(r['c8']):.0f} |"
             for i, r in enumerate(report["rounds"])
@@ -430,7 +461,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating limit/c=32 measurements")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of in-process and HTTP runs")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite the markdown from the JSON next to --output"

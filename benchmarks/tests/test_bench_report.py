@@ -41,7 +41,8 @@ def test_the_http_share_is_judged_within_the_median_round(report: dict[str, Any]
         measured["limit_images_per_s"] = measured["c32"]["ok_rps"] / 0.95
     assert _verdicts(report)[name]
     slow = copy.deepcopy(report)
-    for measured in slow["rounds"][:2]:  # two of three rounds below 90%: the median is below
+    majority = len(slow["rounds"]) // 2 + 1
+    for measured in slow["rounds"][:majority]:  # most rounds below 90%: so is the median
         measured["limit_images_per_s"] = measured["c32"]["ok_rps"] / 0.85
     assert not _verdicts(slow)[name]
 
