@@ -2,8 +2,9 @@
 
 On a CPU the event loop shares the cores with inference, so every millisecond it spends per
 request is taken from the model. Litestar's per-request machinery (connection objects,
-routing, dependency and signature resolution, response objects) cost about 0.3-0.4 ms of
-event-loop CPU per request here, 1.5-2% of throughput at ~90 images/s on 2 cores. This layer
+routing, dependency and signature resolution, response objects) cost about 0.25 ms of
+event-loop CPU per request here (1.18 -> 0.93 ms, `benchmarks/compare_revisions.py`), about 1%
+of the machine at ~85 images/s on 2 cores. This layer
 serves exactly the common request shape (a supported image type as the body) with the same
 work (`classify_one`), the same checks in the same order, the same errors and the same JSON;
 anything else (multipart uploads, unsupported types, other routes) goes on to Litestar, which
