@@ -230,6 +230,21 @@ def load(
     return data
 
 
+def load_with_server_cpu(
+    url: str, pid: int, files: list[Path], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """`load`, plus the cores the server's event loop and other threads used meanwhile."""
+    before, started = thread_cpu_seconds(pid), time.perf_counter()
+    run = load(url, files, concurrency, seconds)
+    run["cores"] = cores_used(pid, before, time.perf_counter() - started)
+    return run
+
+
+def event_loop_ms_per_request(run: dict[str, Any]) -> float:
+    """Event-loop CPU per request in a `load_with_server_cpu` run: what the HTTP layer costs."""
+    return float(run["cores"]["event_loop"] / run["throughput_rps"] * 1000)
+
+
 def measure_round(
     model_dir: Path, url: str, pid: int, files: list[Path], bodies: list[bytes], cpus: int, seconds: float
 ) -> dict[str, Any]:
@@ -240,9 +255,7 @@ def measure_round(
     round cancels out instead of favouring either side (see `with_limits`).
     """
     limit_before = all_cores_limit(model_dir, cpus, bodies, seconds / 2)
-    cpu_before, started = thread_cpu_seconds(pid), time.perf_counter()
-    c32 = load(url, files, 32, seconds)
-    c32["cores"] = cores_used(pid, cpu_before, time.perf_counter() - started)
+    c32 = load_with_server_cpu(url, pid, files, 32, seconds)
     limit_after = all_cores_limit(model_dir, cpus, bodies, seconds / 2)
     single = single_image(model_dir, "onnxruntime", cpus, bodies, seconds / 2)
     c1 = load(url, files, 1, seconds / 2)
@@ -382,7 +395,7 @@ def _limits(measured: dict[str, float]) -> str:
 
 def _where_the_rest_goes(c32: dict[str, Any]) -> str:
     cores = c32["cores"]
-    per_request_ms = cores["event_loop"] / c32["throughput_rps"] * 1000
+    per_request_ms = event_loop_ms_per_request(c32)
     return (
         "Where the rest of the machine goes in that c=32 run (thread CPU times from /proc, warm-up "
         f"included): the event-loop thread (uvicorn and request handling) used "

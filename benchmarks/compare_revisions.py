@@ -23,15 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench_service import (
-    DEFAULT_MODEL_DIR,
-    REPO,
-    WARMUP_S,
-    cores_used,
-    load,
-    photo_mix,
-    thread_cpu_seconds,
-)
+from bench_service import DEFAULT_MODEL_DIR, REPO, event_loop_ms_per_request, load_with_server_cpu, photo_mix
 
 from classifier.local_server import local_server
 
@@ -53,13 +45,11 @@ def checkout(revision: str | None, scratch: Path) -> Iterator[Path]:
 
 
 def run_once(base: str, pid: int, files: list[Path], concurrency: int, seconds: float) -> dict[str, Any]:
-    before = thread_cpu_seconds(pid)
-    result = load(base + "/v1/classify", files, concurrency, seconds)
-    cores = cores_used(pid, before, seconds + WARMUP_S)
+    result = load_with_server_cpu(base + "/v1/classify", pid, files, concurrency, seconds)
     return {
         "images_per_s": result["ok_rps"],
         "p99_ms": result["p99_ms"],
-        "event_loop_ms_per_request": cores["event_loop"] / result["throughput_rps"] * 1000,
+        "event_loop_ms_per_request": event_loop_ms_per_request(result),
     }
 
 
