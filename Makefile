@@ -21,7 +21,8 @@ help: ## list the targets
 
 setup: $(SETUP_STAMP) ## create .venv with the pinned dependencies and the service package
 
-$(SETUP_STAMP): $(REQUIREMENTS) services/classifier/pyproject.toml tools/pyproject.toml
+$(SETUP_STAMP): $(REQUIREMENTS) services/classifier/pyproject.toml tools/pyproject.toml \
+		services/classifier/src/classifier/_resample.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
 	$(BIN)/pip install --quiet --no-deps -e services/classifier -e tools

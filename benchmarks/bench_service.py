@@ -3,7 +3,8 @@
     make bench   # = .venv/bin/python benchmarks/bench_service.py --output docs/performance.md
 
 Everything runs in one invocation on one machine with the same photos and the same client:
-  * in-process: one image at a time per backend (single-image latency);
+  * in-process: one image at a time per backend (single-image latency), and each photo's
+    stages (decode, resize, model) next to the all-Pillow path (`stage_times.py`);
   * rounds, each an in-process reference right before the HTTP run compared with it: the
     all-cores limit (single-threaded pipelines, processes and threads) then c=32, single-image
     latency then c=1, and c=8;
@@ -34,6 +35,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from stage_times import measure_stages, stages_table
 
 from classifier.backends import load_model
 from classifier.config import Settings
@@ -436,6 +438,12 @@ def markdown(report: dict[str, Any], command: str) -> str:
             for k, v in report["in_process"]["single_image"].items()
         ),
         "",
+        "Where one image's time goes, per photo (medians, one thread; the service's decode and resize",
+        "give Pillow's pixels exactly, faster: libjpeg-turbo straight into numpy, and a vectorised",
+        "Pillow-exact resize of only the crop's box):",
+        "",
+        *stages_table(report["in_process"]["stages"]),
+        "",
         "## Rounds: in-process references and the HTTP runs they are compared with",
         "",
         "This machine's speed drifts by +-10% from one minute to the next, so each target that sets",
@@ -526,7 +534,7 @@ def main() -> None:
         report: dict[str, Any] = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "machine": f"{platform.machine()}, {cpus} CPUs, Python {platform.python_version()}",
-            "in_process": {"single_image": single},
+            "in_process": {"single_image": single, "stages": measure_stages(args.model_dir, files)},
             "http": [],
         }
         env = {"CLASSIFIER_MODEL_DIR": str(args.model_dir), "CLASSIFIER_LOG_LEVEL": "warning"}

@@ -86,7 +86,7 @@ def test_requested_outputs_only(server: ServerProcess, coffee_jpeg: bytes) -> No
 
 def test_fp32_tensor_input_matches_bytes_input(server: ServerProcess, artifact_dir: Any) -> None:
     spec = load_artifact(artifact_dir).metadata.preprocessing
-    tensor = preprocess(photos.photo("coffee"), spec)[None]
+    tensor = preprocess(np.asarray(photos.photo("coffee")), spec)[None]
     request = {
         "inputs": [
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import resource
 import time
 
@@ -19,15 +20,15 @@ LIMIT = 40_000_000
 
 @pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP"])
 def test_supported_formats_decode_to_rgb(image_format: str) -> None:
-    image = decode_image(photos.encode("coffee", image_format), max_pixels=LIMIT)
-    assert (image.mode, image.size) == ("RGB", (600, 400))
+    pixels = decode_image(photos.encode("coffee", image_format), max_pixels=LIMIT)
+    assert (pixels.dtype, pixels.shape) == (np.uint8, (400, 600, 3))
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK"])
 def test_other_colour_modes_are_converted(mode: str) -> None:
     buffer = io.BytesIO()
     Image.new(mode, (50, 40)).save(buffer, "JPEG" if mode in {"L", "CMYK"} else "PNG")
-    assert decode_image(buffer.getvalue(), max_pixels=LIMIT).mode == "RGB"
+    assert decode_image(buffer.getvalue(), max_pixels=LIMIT).shape == (40, 50, 3)
 
 
 def test_gif_is_not_accepted() -> None:
@@ -56,9 +57,14 @@ def test_pixel_limit_is_checked_from_the_header_without_decoding() -> None:
 
 
 def test_limit_is_inclusive() -> None:
-    assert decode_image(photos.encode("coffee", "PNG"), max_pixels=600 * 400).size == (600, 400)
-    with pytest.raises(PayloadTooLarge):
-        decode_image(photos.encode("coffee", "PNG"), max_pixels=600 * 400 - 1)
+    for image_format in ("PNG", "JPEG"):
+        assert decode_image(photos.encode("coffee", image_format), max_pixels=600 * 400).shape == (
+            400,
+            600,
+            3,
+        )
+        with pytest.raises(PayloadTooLarge):
+            decode_image(photos.encode("coffee", image_format), max_pixels=600 * 400 - 1)
 
 
 def test_large_jpegs_decode_at_reduced_scale_with_the_same_top5(artifact_dir: object) -> None:
@@ -83,11 +89,12 @@ def test_large_jpegs_decode_at_reduced_scale_with_the_same_top5(artifact_dir: ob
                 scaled.save(buffer, "JPEG", quality=quality)
                 data = buffer.getvalue()
                 fast = decode_image(data, max_pixels=LIMIT, target=spec.resize_shorter_side)
+                fast_size = (fast.shape[1], fast.shape[0])
                 margin = DRAFT_MARGIN * spec.resize_shorter_side
                 # reduced exactly when even halving keeps the margin
-                assert (fast.size != scaled.size) == (min(scaled.size) > 2 * margin)
-                assert min(fast.size) >= min(margin, min(scaled.size))
-                reduced_count += fast.size != scaled.size
+                assert (fast_size != scaled.size) == (min(scaled.size) > 2 * margin)
+                assert min(fast_size) >= min(margin, min(scaled.size))
+                reduced_count += fast_size != scaled.size
                 full.append(preprocess(decode_image(data, max_pixels=LIMIT), spec))
                 reduced.append(preprocess(fast, spec))
     assert reduced_count >= 30
@@ -95,5 +102,62 @@ def test_large_jpegs_decode_at_reduced_scale_with_the_same_top5(artifact_dir: ob
 
 
 def test_small_jpegs_and_other_formats_decode_at_full_scale() -> None:
-    assert decode_image(photos.encode("coffee"), max_pixels=LIMIT, target=256).size == (600, 400)
-    assert decode_image(photos.encode("coffee", "PNG"), max_pixels=LIMIT, target=64).size == (600, 400)
+    assert decode_image(photos.encode("coffee"), max_pixels=LIMIT, target=256).shape == (400, 600, 3)
+    assert decode_image(photos.encode("coffee", "PNG"), max_pixels=LIMIT, target=64).shape == (400, 600, 3)
+
+
+def _pillow_decode(data: bytes, target: int | None = None) -> np.ndarray:
+    """What the service decoded before simplejpeg: Pillow, with draft for large JPEGs."""
+    image = Image.open(io.BytesIO(data))
+    if target is not None:
+        scale = DRAFT_MARGIN * target / min(image.size)
+        if scale < 0.5:
+            image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+    return np.asarray(image.convert("RGB"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"subsampling": "4:2:0"},
+        {"subsampling": "4:2:2"},
+        {"subsampling": "4:4:4"},
+        {"progressive": True},
+        {"quality": 60, "optimize": True},
+        {"mode": "L"},
+    ],
+    ids=["420", "422", "444", "progressive", "q60-optimised", "grey"],
+)
+def test_jpeg_pixels_are_pillows_at_every_dct_scale(options: dict[str, object]) -> None:
+    """libjpeg-turbo via simplejpeg gives Pillow's bytes: full size and 1/2, 1/4, 1/8, odd sizes too."""
+    mode = str(options.pop("mode", "RGB"))
+    image = photos.photo("astronaut").convert(mode)
+    reductions = set()
+    for width, height in ((512, 512), (1301, 1283), (2603, 2601), (3843, 5121)):
+        buffer = io.BytesIO()
+        image.resize((width, height), Image.Resampling.BILINEAR).save(
+            buffer, "JPEG", **({"quality": 90} | options)
+        )
+        data = buffer.getvalue()
+        for target in (None, 256, 64):
+            pixels = decode_image(data, max_pixels=LIMIT, target=target)
+            np.testing.assert_array_equal(
+                pixels, _pillow_decode(data, target), f"{width}x{height} target {target}"
+            )
+            reductions.add(round(width / pixels.shape[1]))
+    assert reductions == {1, 2, 4, 8}
+
+
+def test_a_jpeg_libjpeg_only_warns_about_decodes_as_pillow_does() -> None:
+    data = photos.encode("coffee")
+    # Stray bytes before the end-of-image marker: libjpeg warns, Pillow decodes anyway.
+    damaged = data[:-2] + b"\x00\x00" + data[-2:]
+    np.testing.assert_array_equal(decode_image(damaged, max_pixels=LIMIT), _pillow_decode(damaged))
+
+
+def test_cmyk_jpeg_is_converted_as_pillow_converts_it() -> None:
+    buffer = io.BytesIO()
+    photos.photo("coffee").convert("CMYK").save(buffer, "JPEG")
+    np.testing.assert_array_equal(
+        decode_image(buffer.getvalue(), max_pixels=LIMIT), _pillow_decode(buffer.getvalue())
+    )

@@ -10,7 +10,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from classifier.resample import Interpolation
 
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
@@ -27,9 +29,15 @@ class Preprocessing:
 
     resize_shorter_side: int
     crop_size: int
-    interpolation: str
+    interpolation: Interpolation
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in get_args(Interpolation):
+            raise ArtifactError(
+                f"unsupported interpolation {self.interpolation!r}: use one of {get_args(Interpolation)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

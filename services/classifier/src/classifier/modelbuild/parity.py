@@ -42,7 +42,7 @@ def check_parity(
     spec: Preprocessing,
 ) -> ParityReport:
     """Compare eager torch with ONNX Runtime and TorchScript; raise ParityError on mismatch."""
-    batch = np.stack([preprocess(image, spec) for image in photos.values()])
+    batch = np.stack([preprocess(np.asarray(image), spec) for image in photos.values()])
     with torch.no_grad():
         reference = model(torch.from_numpy(batch)).numpy()
         with quiet_legacy_exporters():
