@@ -86,9 +86,9 @@ def _decode_with_pillow(data: bytes, max_pixels: int, target: int | None) -> RGB
         raise InvalidImage(f"the image header is corrupt: {error}") from None
     width, height = image.size
     _check_pixel_count(width, height, max_pixels)
-    if target is not None and image.format == "JPEG" and _reduction(width, height, target) > 1:
-        scale = DRAFT_MARGIN * target / min(width, height)
-        image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+    draft = _draft_size(width, height, target)
+    if draft is not None and image.format == "JPEG":
+        image.draft("RGB", draft)
     try:
         image.load()
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
@@ -105,16 +105,19 @@ def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
         raise InvalidImage("the image has no pixels")
 
 
-def _reduction(width: int, height: int, target: int | None) -> int:
-    """The DCT scale denominator (1, 2, 4 or 8) that keeps DRAFT_MARGIN x target pixels.
-
-    The same choice as Pillow's ``draft`` for the size the margin asks for.
-    """
+def _draft_size(width: int, height: int, target: int | None) -> tuple[int, int] | None:
+    """The smallest size that keeps DRAFT_MARGIN x target pixels on the shorter side, when a
+    DCT reduction of at least 2 can reach it; None when the image must decode at full size."""
     if target is None:
-        return 1
+        return None
     scale = DRAFT_MARGIN * target / min(width, height)
-    if scale >= 0.5:
+    return (math.ceil(width * scale), math.ceil(height * scale)) if scale < 0.5 else None
+
+
+def _reduction(width: int, height: int, target: int | None) -> int:
+    """The DCT scale denominator (1, 2, 4 or 8): Pillow's ``draft`` choice for `_draft_size`."""
+    wanted = _draft_size(width, height, target)
+    if wanted is None:
         return 1
-    wanted = (math.ceil(width * scale), math.ceil(height * scale))
     fits = min(width // wanted[0], height // wanted[1])
     return next(factor for factor in (8, 4, 2, 1) if fits >= factor)
