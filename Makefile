@@ -95,8 +95,8 @@ generate: $(SETUP_STAMP) ## regenerate manifests made from platform/slo/slos.yam
 validate: $(SETUP_STAMP) checkov ## render every environment; schemas, policies, checkov
 	$(BIN)/gitops-validate
 
-promote: $(SETUP_STAMP) ## promote an image: make promote FROM=dev TO=staging
-	$(BIN)/gitops-promote promote $(FROM) $(TO)
+promote: $(SETUP_STAMP) ## promote an image: make promote FROM=dev TO=staging STATUS=status.json SIGNATURE=signature.json
+	$(BIN)/gitops-promote promote $(FROM) $(TO) $(if $(STATUS),--status $(STATUS)) $(if $(SIGNATURE),--signature $(SIGNATURE))
 
 cost: $(SETUP_STAMP) ## cost estimate from the benchmark's numbers and dated prices; writes docs/cost.md
 	$(BIN)/gitops-cost

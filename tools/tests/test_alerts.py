@@ -3,6 +3,7 @@ healthy or noisy input. Every alert has a summary, a description and an existing
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,11 @@ import yaml
 from gitops.alerts import RUNBOOK_BASE
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import RULES, alert_rules, coverage, promtool_test_file
+
+# The `phase` values argo-rollouts v1.8.3 exports: controller/metrics/rollouts.go (RolloutPhase,
+# calculatePhase) and pkg/apis/rollouts/v1alpha1/analysis_types.go (AnalysisPhase).
+ROLLOUT_PHASES = {"Progressing", "Paused", "Completed", "Abort", "Error", "Timeout", "InvalidSpec"}
+ANALYSIS_PHASES = {"Pending", "Running", "Successful", "Failed", "Error", "Inconclusive"}
 
 
 def promtool() -> str:
@@ -57,3 +63,15 @@ def test_every_alert_is_documented_and_has_a_runbook() -> None:
         assert page.is_file(), f"{name}: runbook {page} is missing"
         assert name in page.read_text(), f"{page} does not name the alert {name}"
         assert rule["labels"]["severity"] in {"page", "ticket"}
+
+
+def test_rollout_alerts_match_only_phases_argo_rollouts_exports() -> None:
+    """The metrics' phases differ from the Rollout's status.phase (Degraded): a wrong one never fires."""
+    rules = alert_rules(REPO_ROOT)
+    for alert, metric, exported in (
+        ("ClassifierRolloutAborted", "rollout_info", ROLLOUT_PHASES),
+        ("ClassifierCanaryAnalysisFailing", "analysis_run_metric_phase", ANALYSIS_PHASES),
+    ):
+        matched = re.search(rf'{metric}\{{[^}}]*phase=~?"([^"]+)"', rules[alert]["expr"])
+        assert matched, f"{alert} does not select {metric} by phase"
+        assert set(matched.group(1).split("|")) <= exported, f"{alert}: {matched.group(1)}"

@@ -5,14 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from gitops.generate import main, stale_files
+from gitops.generate import OUTPUTS, main, stale_files
 from gitops.paths import REPO_ROOT
 from gitops.slo import SloError, load_slo
 
 
 def test_committed_files_match_a_fresh_generation() -> None:
     assert stale_files(REPO_ROOT) == [], "run `make generate` and commit the result"
+
+
+def test_every_generated_manifest_is_deployed() -> None:
+    """A generated file no kustomization lists would never reach the cluster."""
+    for path in OUTPUTS:
+        listed = yaml.safe_load((REPO_ROOT / path.parent / "kustomization.yaml").read_text())["resources"]
+        assert path.name in listed, f"{path} is not in {path.parent}/kustomization.yaml"
 
 
 def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from gitops.paths import ENVIRONMENTS
+from gitops.policies import POLICIES
 from gitops.render import Manifest
 from gitops.validate import problems_in
 
@@ -51,31 +53,33 @@ def test_every_environment_is_clean_including_checkov(rendered: dict[str, list[M
         assert problems_in(environment, rendered[environment], use_checkov=True) == [], environment
 
 
-def test_cli_validates_all_environments() -> None:
+def test_cli_validates_everything_argo_cd_deploys() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gitops.validate", "--no-checkov"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
-    assert all(f"{env}: 13 objects, 0 problems" in result.stderr for env in ENVIRONMENTS)
+    assert all(f"{env}: 13 objects" in result.stderr for env in ENVIRONMENTS)
+    assert "cluster: 12 Applications" in result.stderr
+    assert result.stderr.rstrip().endswith("0 problems")
 
 
 MUTATIONS: list[tuple[str, Mutation, str]] = [
     (
         "no readiness probe",
         on_container(["readinessProbe"], _DELETE),
-        "[probes] Rollout/classifier container classifier: no readinessProbe",
+        "Rollout/classifier container classifier: no readinessProbe",
     ),
     ("no startup probe", on_container(["startupProbe"], _DELETE), "no startupProbe"),
     (
         "no memory limit",
         on_container(["resources", "limits", "memory"], _DELETE),
-        "[resources] Rollout/classifier container classifier: no limits.memory",
+        "Rollout/classifier container classifier: no limits.memory",
     ),
     ("no cpu request", on_container(["resources", "requests", "cpu"], _DELETE), "no requests.cpu"),
     (
         "root allowed",
         on_container(["securityContext", "runAsNonRoot"], False),
-        "[security] Rollout/classifier container classifier: runAsNonRoot is not true",
+        "Rollout/classifier container classifier: runAsNonRoot is not true",
     ),
     (
         "root user",
@@ -107,7 +111,7 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
         on("Rollout", ["spec", "template", "spec", "automountServiceAccountToken"], True),
         "automountServiceAccountToken is not false",
     ),
-    ("latest tag", on_container(["image"], "ghcr.io/model-serving-gitops/classifier:latest"), "[images]"),
+    ("latest tag", on_container(["image"], "ghcr.io/model-serving-gitops/classifier:latest"), ":latest"),
     (
         "tag instead of digest",
         on_container(["image"], "ghcr.io/model-serving-gitops/classifier:1.2.3"),
@@ -116,12 +120,12 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     (
         "pdb misses pods",
         on("PodDisruptionBudget", ["spec", "selector", "matchLabels"], {"app": "other"}),
-        "[targets] PodDisruptionBudget/classifier: selector {'app': 'other'} matches no Rollout's pods",
+        "PodDisruptionBudget/classifier: selector {'app': 'other'} matches no Rollout's pods",
     ),
     (
         "scaler targets a Deployment",
         on("ScaledObject", ["spec", "scaleTargetRef", "kind"], "Deployment"),
-        "[targets] ScaledObject/classifier: scaleTargetRef Deployment/classifier is not a Rollout here",
+        "ScaledObject/classifier: scaleTargetRef Deployment/classifier is not a Rollout here",
     ),
     (
         "unguarded success",
@@ -170,17 +174,17 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     (
         "service selector typo",
         on("Service", ["spec", "selector"], {"app.kubernetes.io/name": "clasifier"}, "classifier-canary"),
-        "[selectors] Service/classifier-canary: selector",
+        "Service/classifier-canary: selector",
     ),
     (
         "policy selects nothing",
         on("NetworkPolicy", ["spec", "podSelector", "matchLabels"], {"app": "x"}),
-        "[selectors] NetworkPolicy/classifier",
+        "NetworkPolicy/classifier",
     ),
     (
         "monitor selects nothing",
         on("ServiceMonitor", ["spec", "selector", "matchLabels"], {"app": "x"}),
-        "[selectors] ServiceMonitor/classifier",
+        "ServiceMonitor/classifier",
     ),
     (
         "rollout selector",
@@ -190,7 +194,7 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     (
         "wrong target port",
         on("Service", ["spec", "ports", 0, "targetPort"], "htp", "classifier-stable"),
-        "[ports] Service/classifier-stable: targetPort 'htp' is not a port",
+        "Service/classifier-stable: targetPort 'htp' is not a port",
     ),
     (
         "unknown field in a core object",
@@ -224,7 +228,15 @@ def test_validator_names_the_problem(
     assert problems_in("prod", prod_copy, use_checkov=False) == []
     mutate(prod_copy)
     problems = problems_in("prod", prod_copy, use_checkov=False)
-    assert any(expected in problem for problem in problems), f"{case}: {problems}"
+    matching = [problem for problem in problems if expected in problem]
+    assert matching, f"{case}: {problems}"
+    assert all(_rule_of(problem) in {*POLICIES, "schema"} for problem in matching), matching
+
+
+def _rule_of(problem: str) -> str:
+    """The rule a problem names last, in parentheses: `Kind/name: what is wrong (rule)`."""
+    found = re.search(r"\(([\w -]+)\)$", problem)
+    return found.group(1) if found else ""
 
 
 def test_unknown_kind_fails(prod_copy: list[Manifest]) -> None:
@@ -239,7 +251,7 @@ def test_checkov_runs_on_the_rollout_pod_template(prod_copy: list[Manifest]) -> 
     """A host-network pod passes our policies but not checkov: proof checkov sees the Rollout."""
     find(prod_copy, "Rollout")["spec"]["template"]["spec"]["hostNetwork"] = True
     problems = problems_in("prod", prod_copy, use_checkov=True)
-    assert any("[checkov CKV_K8S_19]" in p and "Deployment" in p for p in problems), problems
+    assert any("(checkov CKV_K8S_19)" in p and "Deployment" in p for p in problems), problems
 
 
 def test_staging_and_prod_pin_digests_dev_may_too(rendered: dict[str, list[Manifest]]) -> None:

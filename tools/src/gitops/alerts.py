@@ -182,11 +182,13 @@ def alerts(slo: Slo) -> list[Alert]:
         ),
         Alert(
             "ClassifierRolloutAborted",
-            'max by (namespace, name) (rollout_info{name="classifier", phase="Degraded"}) == 1',
+            # "Abort" is the phase the controller exports once the Rollout's Progressing condition
+            # says RolloutAborted (argo-rollouts v1.8.3 controller/metrics/rollouts.go calculatePhase).
+            'max by (namespace, name) (rollout_info{name="classifier", phase="Abort"}) == 1',
             "page",
             "The classifier rollout in {{ $labels.namespace }} was aborted",
-            "Argo Rollouts aborted the release (its canary analysis failed, or it could not progress); the "
-            "stable version serves all traffic.",
+            "Argo Rollouts aborted the release (a canary AnalysisRun ended Failed or Error, or someone ran "
+            "`kubectl argo rollouts abort`); the stable version serves all traffic.",
             "1m",
         ),
         Alert(
@@ -195,8 +197,9 @@ def alerts(slo: Slo) -> list[Alert]:
             '(analysis_run_metric_phase{name=~"classifier-.*", phase=~"Failed|Error"}) == 1',
             "ticket",
             "Canary analysis {{ $labels.metric }} is failing in {{ $labels.namespace }}",
-            "A canary measurement of {{ $labels.metric }} failed or could not be taken "
-            "(Prometheus unreachable?).",
+            "The canary metric {{ $labels.metric }} of AnalysisRun {{ $labels.name }} ended Failed (more "
+            "failed measurements than its failureLimit) or Error (more consecutive query errors than its "
+            "consecutiveErrorLimit, as when Prometheus is unreachable).",
         ),
         Alert(
             "ClassifierGpuSaturated",

@@ -1,13 +1,18 @@
 """`gitops-promote`: move an exact image from one environment to the next.
 
     gitops-promote set-image dev ghcr.io/org/classifier@sha256:<digest>   # CI, after a build
-    gitops-promote promote dev staging                                     # a release
-    gitops-promote promote staging prod
+    gitops-promote status dev --argocd-server URL --output status.json   # evidence, via Argo CD
+    gitops-promote image dev                                               # what to cosign verify
+    gitops-promote promote dev staging --status status.json --signature signature.json
+    gitops-promote promote staging prod --status ... --signature ...
 
-Only dev -> staging -> prod, never skipping. Staging and prod take only digests. Promoting
-what is already there changes nothing and says so (exit 0). The kustomization is edited in
-place, keeping its comments and order; the diff is printed, with a pull-request title and
-body (also written to --pr-title-file / --pr-body-file for the workflow that opens the PR).
+Only dev -> staging -> prod, never skipping. Staging and prod take only digests. A digest
+moves on only with evidence (issue #12): the source environment's Rollout shows it fully
+rolled out, Healthy, not aborted, its step analysis Successful, and cosign verified CI's
+signature of it (gitops.evidence). Promoting what is already there changes nothing and says
+so (exit 0). The kustomization is edited in place, keeping its comments and order; the diff
+is printed, with a pull-request title and body carrying the evidence (also written to
+--pr-title-file / --pr-body-file for the workflow that opens the PR).
 """
 
 from __future__ import annotations
@@ -15,14 +20,26 @@ from __future__ import annotations
 import argparse
 import difflib
 import io
+import os
 import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from gitops.argocd_api import ArgoCDError, rollout_and_analysis_runs
+from gitops.evidence import (
+    DEFAULT_IDENTITY,
+    Evidence,
+    EvidenceError,
+    how_to_capture,
+    how_to_verify,
+    judge,
+    status_list,
+)
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 
 IMAGE_PLACEHOLDER = "classifier"
@@ -144,18 +161,62 @@ def set_image(root: Path, environment: str, image: Image) -> Change:
     return Change(environment, path, before, after, old, image)
 
 
-def promote(root: Path, source: str, target: str) -> Change:
-    """Copy ``source``'s exact image into ``target``, the next environment."""
+def promote(
+    root: Path,
+    source: str,
+    target: str,
+    status: Path | None,
+    signature: Path | None,
+    identity: str = DEFAULT_IDENTITY,
+) -> tuple[Change, Evidence]:
+    """Copy ``source``'s exact image into ``target``, the next environment, if the evidence allows.
+
+    The evidence files are optional here only so that the older rules refuse first, with their
+    own messages; no promotion goes ahead without both.
+    """
     if NEXT.get(source) != target:
         allowed = ", ".join(f"{a} -> {b}" for a, b in NEXT.items())
         raise PromotionError(f"cannot promote {source} -> {target}: only {allowed}, never skipping one")
     image = current_image(root, source)
     if not image.digest:
         raise PromotionError(f"{source} runs {image}, which has no digest: {target} takes only digests")
-    return set_image(root, target, image)
+    if status is None or signature is None:
+        raise PromotionError(
+            f"promote needs {source}'s evidence: --status FILE ({how_to_capture(source)}) and "
+            f"--signature FILE ({how_to_verify(source)}); see runbooks/promote.md"
+        )
+    evidence = judge(status, signature, source, image.name, image.digest, identity)
+    return set_image(root, target, image), evidence
 
 
-def pull_request(change: Change, source: str | None) -> tuple[str, str]:
+def _evidence_section(evidence: Evidence, digest: str) -> list[str]:
+    rollout, signature = evidence.rollout, evidence.signature
+    rows = [
+        f"| {run.name} | {run.type}{f' (step {run.step_index})' if run.step_index else ''} | {run.phase} "
+        f"| {metric.name} | {metric.phase} | {metric.successful} / {metric.failed} / {metric.inconclusive} |"
+        for run in rollout.runs
+        for metric in run.metrics
+    ]
+    return [
+        "## Evidence",
+        "",
+        f"- digest: `{digest}`",
+        f"- source: **{evidence.environment}** (namespace `{rollout.namespace}`), Rollout phase "
+        f"**{rollout.phase}**, not aborted",
+        f"- stable / current pod hash: `{rollout.stable_hash}` / `{rollout.current_hash}`",
+        f"- status captured: {rollout.captured_at} ({rollout.captured_from})",
+        f"- signature verified by cosign: Subject `{signature.subject}`, Issuer `{signature.issuer}`",
+        "",
+        f"AnalysisRuns for pod hash `{rollout.current_hash}`:",
+        "",
+        "| AnalysisRun | type | phase | metric | metric phase | successful / failed / inconclusive |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def pull_request(change: Change, source: str | None, evidence: Evidence | None = None) -> tuple[str, str]:
     short = change.new.digest[7:19] if change.new.digest else str(change.new.tag)
     origin = f"from {source} " if source else ""
     title = f"Promote classifier {short} {origin}to {change.environment}"
@@ -171,6 +232,7 @@ def pull_request(change: Change, source: str | None) -> tuple[str, str]:
             "on its own if the canary breaches them. Roll back by reverting this pull request",
             "(runbooks/rollback.md).",
             "",
+            *(_evidence_section(evidence, str(change.new.digest)) if evidence else []),
             "```diff",
             change.diff(
                 REPO_ROOT if change.path.is_relative_to(REPO_ROOT) else change.path.parents[2]
@@ -181,7 +243,7 @@ def pull_request(change: Change, source: str | None) -> tuple[str, str]:
     return title, body
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gitops-promote", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
     parser.add_argument("--pr-title-file", type=Path, help="write the pull-request title here")
@@ -193,19 +255,57 @@ def main(argv: list[str] | None = None) -> int:
     promoter = commands.add_parser("promote", help="copy an environment's image to the next")
     promoter.add_argument("source", choices=ENVIRONMENTS)
     promoter.add_argument("target", choices=ENVIRONMENTS)
-    args = parser.parse_args(argv)
+    promoter.add_argument("--status", type=Path, help="the source's Rollout and AnalysisRuns (a List)")
+    promoter.add_argument("--signature", type=Path, help="`cosign verify --output json` of the image")
+    promoter.add_argument(
+        "--identity", default=DEFAULT_IDENTITY, help=f"the signer's certificate identity ({DEFAULT_IDENTITY})"
+    )
+    status = commands.add_parser("status", help="write an environment's Rollout and AnalysisRuns via Argo CD")
+    status.add_argument("environment", choices=ENVIRONMENTS)
+    status.add_argument("--argocd-server", required=True, help="Argo CD's URL (token: ARGOCD_AUTH_TOKEN)")
+    status.add_argument("--output", type=Path, required=True, help="where to write the List")
+    image = commands.add_parser("image", help="print an environment's image (name@digest)")
+    image.add_argument("environment", choices=ENVIRONMENTS)
+    return parser
+
+
+def _status(environment: str, server: str, output: Path) -> int:
+    """The one place that reads the token: it comes from the environment, never the command line."""
+    token = os.environ.get("ARGOCD_AUTH_TOKEN", "")
+    if not token:
+        print("gitops-promote: set ARGOCD_AUTH_TOKEN to an Argo CD API token", file=sys.stderr)
+        return 2
+    items = rollout_and_analysis_runs(server, token, environment)
+    output.write_text(status_list(items, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    print(f"{output}: Rollout and {len(items) - 1} AnalysisRuns of classifier-{environment}")
+    return 0
+
+
+def _change(args: argparse.Namespace) -> tuple[Change, str | None, Evidence | None]:
+    if args.command == "set-image":
+        return set_image(args.root, args.environment, Image.parse(args.image)), None, None
+    change, evidence = promote(
+        args.root, args.source, args.target, args.status, args.signature, args.identity
+    )
+    return change, args.source, evidence
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        if args.command == "set-image":
-            change, source = set_image(args.root, args.environment, Image.parse(args.image)), None
-        else:
-            change, source = promote(args.root, args.source, args.target), args.source
-    except PromotionError as error:
+        if args.command == "status":
+            return _status(args.environment, args.argocd_server, args.output)
+        if args.command == "image":
+            print(current_image(args.root, args.environment))
+            return 0
+        change, source, evidence = _change(args)
+    except (PromotionError, EvidenceError, ArgoCDError) as error:
         print(f"gitops-promote: {error}", file=sys.stderr)
         return 2
     if not change.changed:
         print(f"{change.environment} already runs {change.new}: nothing to change")
         return 0
-    title, body = pull_request(change, source)
+    title, body = pull_request(change, source, evidence)
     print(change.diff(args.root), end="")
     print(f"\n{title}\n\n{body}")
     if args.pr_title_file:

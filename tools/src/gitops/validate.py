@@ -1,12 +1,15 @@
-"""`gitops-validate`: render every environment and check it as strictly as an API server.
+"""`gitops-validate`: check everything Argo CD would deploy, as strictly as the cluster would.
 
-For each folder in environments/: render with `kubectl kustomize`, validate every object
-against its schema (strict; unknown kinds fail), apply the project's policies, then run
-checkov on the rendered output. Exit 1 with one line per problem; 0 when all is clean.
+Follows argocd/bootstrap.yaml through every Application and ApplicationSet (`delivery`), renders
+each source as Argo CD would, validates every object against its schema (strict; unknown kinds
+fail), applies the per-environment policies and checkov to each environment, the rules across
+Applications to the whole, and the workflow rules to .github/workflows. Exit 1 with one line per
+problem, `scope: Kind/name: what is wrong (rule)`; 0 when all is clean.
 
-    gitops-validate                      # every environment
-    gitops-validate --env prod           # one
-    gitops-validate --no-checkov         # schemas and policies only (fast)
+    gitops-validate                      # everything
+    gitops-validate --env prod           # one environment: schemas, policies, checkov
+    gitops-validate --no-checkov         # without checkov (fast)
+    gitops-validate --bootstrap FILE     # as bootstrapped by FILE (e.g. cluster/bootstrap-application.sh)
 """
 
 from __future__ import annotations
@@ -14,26 +17,42 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gitops import checkov_scan
+from gitops import checkov_scan, delivery, delivery_policies, workflow_policies
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.policies import Context, Problem, check
-from gitops.render import Manifest, RenderError, render
+from gitops.render import Manifest, RenderError
 from gitops.schemas import validate_manifest
-
-# Besides the environments, what Argo CD or `make cluster-up` applies: schemas only.
-PLATFORM_FOLDERS = ("platform", "argocd/apps", "argocd/bootstrap.yaml", "cluster/secret-store-access.yaml")
 
 
 def problems_in(environment: str, manifests: list[Manifest], *, use_checkov: bool) -> list[str]:
-    found = [problem for manifest in manifests for problem in validate_manifest(manifest)]
+    """One environment's problems: schemas, the project's policies, checkov."""
+    found = [f"{problem} (schema)" for manifest in manifests for problem in validate_manifest(manifest)]
     found += [str(problem) for problem in check(Context(environment, manifests))]
     if use_checkov:
         found += [str(finding) for finding in _checkov(manifests)]
+    return found
+
+
+def problems_across(cluster: delivery.Delivery) -> list[tuple[str, str]]:
+    """(scope, problem) for what is not an environment's own: schemas of every other object and of
+    the generated Applications, and every rule across Applications."""
+    found: list[tuple[str, str]] = []
+    environments = {app.name for app in cluster.applications if app.environment}
+    for owner, manifest in cluster.owned_objects():
+        if owner not in environments:
+            found += [(owner, f"{problem} (schema)") for problem in validate_manifest(manifest)]
+    for app in cluster.applications:
+        if app.name in cluster.generated_by:
+            scope = f"ApplicationSet/{cluster.generated_by[app.name]}"
+            found += [(scope, f"{problem} (schema)") for problem in validate_manifest(app.manifest)]
+    found += [(problem.scope, str(problem)) for problem in delivery_policies.check(cluster)]
     return found
 
 
@@ -61,6 +80,34 @@ def _as_checkov_sees(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def validate(
+    root: Path,
+    bootstrap: Manifest | None = None,
+    *,
+    environments: Iterable[str] = (),
+    use_checkov: bool = True,
+) -> list[tuple[str, str]]:
+    """(scope, problem) for everything: each environment's own problems, then, unless only some
+    environments were asked for, everything across Applications and the workflows."""
+    try:
+        cluster = delivery.load(root, bootstrap)
+    except (delivery.DeliveryError, RenderError) as error:
+        return [("bootstrap", str(error))]
+    wanted = set(environments)
+    found: list[tuple[str, str]] = []
+    for app in cluster.applications:
+        if app.environment and (not wanted or app.environment in wanted):
+            problems = problems_in(app.environment, list(app.objects or ()), use_checkov=use_checkov)
+            found += [(app.environment, problem) for problem in problems]
+            print(f"{app.environment}: {len(app.objects or ())} objects", file=sys.stderr)
+    if not wanted:
+        found += problems_across(cluster)
+        found += [(problem.scope, str(problem)) for problem in workflow_policies.check(root)]
+        total = sum(len(app.objects or ()) for app in cluster.applications)
+        print(f"cluster: {len(cluster.applications)} Applications, {total} objects", file=sys.stderr)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gitops-validate", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -68,37 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--root", type=Path, default=REPO_ROOT)
     parser.add_argument("--no-checkov", action="store_true", help="skip the checkov scan")
+    parser.add_argument("--bootstrap", type=Path, help="the bootstrap Application to follow instead of git's")
     args = parser.parse_args(argv)
-    failed = False
-    if not args.env:  # the folders Argo CD syncs besides the environments: schemas only
-        for folder in PLATFORM_FOLDERS:
-            try:
-                path = args.root / folder
-                manifests = (
-                    render(path) if path.is_dir() else [m for m in yaml.safe_load_all(path.read_text()) if m]
-                )
-            except RenderError as error:
-                print(f"{folder}: {error}")
-                failed = True
-                continue
-            found = [problem for manifest in manifests for problem in validate_manifest(manifest)]
-            for problem in found:
-                print(f"{folder}: {problem}")
-            print(f"{folder}: {len(manifests)} objects, {len(found)} problems", file=sys.stderr)
-            failed |= bool(found)
-    for environment in args.env or ENVIRONMENTS:
-        try:
-            manifests = render(args.root / "environments" / environment)
-        except RenderError as error:
-            print(f"{environment}: {error}")
-            failed = True
-            continue
-        found = problems_in(environment, manifests, use_checkov=not args.no_checkov)
-        for problem in found:
-            print(f"{environment}: {problem}")
-        print(f"{environment}: {len(manifests)} objects, {len(found)} problems", file=sys.stderr)
-        failed |= bool(found)
-    return 1 if failed else 0
+    bootstrap = yaml.safe_load(args.bootstrap.read_text()) if args.bootstrap else None
+    found = validate(args.root, bootstrap, environments=args.env or (), use_checkov=not args.no_checkov)
+    for scope, problem in found:
+        print(f"{scope}: {problem}")
+    counts = Counter(scope for scope, _ in found)
+    print(f"{len(found)} problems" + (f" ({dict(counts)})" if counts else ""), file=sys.stderr)
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

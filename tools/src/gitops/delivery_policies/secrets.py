@@ -1,0 +1,64 @@
+"""Git holds references to secrets, never their values: no Secret with data, no literal
+credential in an environment variable or a chart's values, nothing shaped like a key or token."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from gitops.delivery import Delivery
+from gitops.delivery_policies.base import group_kind, rule, strings
+from gitops.policies import Problem
+from gitops.render import describe
+
+# Named like a credential; *_FILE, *_PATH, *_DIR name where one is mounted, not the value.
+CREDENTIAL_NAME = re.compile(
+    r"(TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL|PRIVATE_?KEY)(?!S?_(FILE|PATH|DIR)$)", re.IGNORECASE
+)
+# Shaped like one: PEM private keys, GitHub, AWS, Slack and Stripe tokens, JWTs.
+CREDENTIAL_VALUE = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_\w{30,}"
+    r"|\bAKIA[0-9A-Z]{16}\b|\bxox[abpr]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{20,}|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}"
+)
+# Helm values that name a Secret rather than hold one.
+REFERENCE_KEY = re.compile(r"(ref|name|key|secret)$", re.IGNORECASE)
+
+
+@rule("no-credentials")
+def no_credentials_in_git(delivery: Delivery) -> Iterator[Problem]:
+    for owner, manifest in delivery.owned_objects():
+        subject = describe(manifest)
+        if group_kind(manifest) == ("", "Secret") and (manifest.get("data") or manifest.get("stringData")):
+            yield Problem(
+                "no-credentials", subject, "a Secret with data in git: use an ExternalSecret", owner
+            )
+        for container in _containers_anywhere(manifest):
+            for variable in container.get("env") or []:
+                if variable.get("value") and CREDENTIAL_NAME.search(str(variable.get("name"))):
+                    message = (
+                        f"container {container.get('name')} sets {variable['name']} literally: use "
+                        "valueFrom.secretKeyRef"
+                    )
+                    yield Problem("no-credentials", subject, message, owner)
+        for path, _, value in strings(manifest):
+            if CREDENTIAL_VALUE.search(value):
+                yield Problem("no-credentials", subject, f"{path} holds what looks like a credential", owner)
+    for app in delivery.applications:
+        values = (app.source.get("helm") or {}).get("valuesObject") or {}
+        for path, key, value in strings(values):
+            if value and CREDENTIAL_NAME.search(key) and not REFERENCE_KEY.search(key):
+                message = f"helm value {path} is a literal credential: reference a Secret instead"
+                yield Problem("no-credentials", f"Application/{app.name}", message, app.parent)
+
+
+def _containers_anywhere(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"containers", "initContainers"} and isinstance(value, list):
+                yield from (c for c in value if isinstance(c, dict))
+            else:
+                yield from _containers_anywhere(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _containers_anywhere(value)

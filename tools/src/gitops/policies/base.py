@@ -1,0 +1,108 @@
+"""The policy registry, the problem type, and the object helpers the policies share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gitops.render import Manifest
+
+WORKLOAD_KINDS = {"Rollout", "Deployment", "StatefulSet", "DaemonSet"}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong, printed as `Kind/name: what is wrong (rule)` after its scope: the
+    environment, or for rules across Applications the Application it belongs to."""
+
+    policy: str
+    subject: str
+    message: str
+    scope: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.message} ({self.policy})"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One environment's rendered objects."""
+
+    environment: str
+    manifests: list[Manifest]
+
+    def of_kind(self, *kinds: str) -> Iterator[Manifest]:
+        return (m for m in self.manifests if m.get("kind") in kinds)
+
+    def named(self, kind: str) -> dict[str, Manifest]:
+        return {m["metadata"]["name"]: m for m in self.of_kind(kind)}
+
+    def workloads(self) -> Iterator[Manifest]:
+        return self.of_kind(*WORKLOAD_KINDS)
+
+
+Rule = TypeVar("Rule", bound=Callable[..., Iterator[Problem]])
+
+
+def registrar(table: dict[str, Rule]) -> Callable[[str], Callable[[Rule], Rule]]:
+    """A decorator factory that files each rule in `table` under its name."""
+
+    def named(name: str) -> Callable[[Rule], Rule]:
+        def register(function: Rule) -> Rule:
+            table[name] = function
+            return function
+
+        return register
+
+    return named
+
+
+Policy = Callable[[Context], Iterator[Problem]]
+POLICIES: dict[str, Policy] = {}
+policy = registrar(POLICIES)
+
+
+def check(context: Context) -> list[Problem]:
+    return [problem for rule in POLICIES.values() for problem in rule(context)]
+
+
+def pod_spec(workload: Manifest) -> dict[str, Any]:
+    return dict(workload.get("spec", {}).get("template", {}).get("spec", {}))
+
+
+def pod_labels(workload: Manifest) -> dict[str, str]:
+    return dict(workload.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {}))
+
+
+def containers(workload: Manifest) -> Iterator[dict[str, Any]]:
+    spec = pod_spec(workload)
+    yield from spec.get("initContainers", [])
+    yield from spec.get("containers", [])
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """A Service-style selector: non-empty and every pair present (an empty one selects nothing)."""
+    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
+
+
+def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A metav1.LabelSelector (matchLabels and matchExpressions): the empty selector selects all."""
+    selector = selector or {}
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        present = key in labels
+        if (
+            (operator == "In" and labels.get(key) not in values)
+            or (operator == "NotIn" and present and labels[key] in values)
+            or (operator == "Exists" and not present)
+            or (operator == "DoesNotExist" and present)
+        ):
+            return False
+    return True
+
+
+def namespace_of(manifest: Manifest, default: str = "") -> str:
+    return str(manifest.get("metadata", {}).get("namespace") or default)

@@ -1,0 +1,101 @@
+"""The canary's wiring: the analysis it runs, and what targets the Rollout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gitops.policies.base import Context, Problem, matches, pod_labels, policy
+from gitops.render import describe
+
+CANARY_SELECTOR = 'rollouts_pod_template_hash="{{args.canary-hash}}"'
+GUARDS = ("len(result) > 0", "!isNaN(result[0])")
+
+
+@policy("targets")
+def pdb_and_autoscaler_target_the_rollout(context: Context) -> Iterator[Problem]:
+    rollouts = {m["metadata"]["name"]: m for m in context.of_kind("Rollout")}
+    for pdb in context.of_kind("PodDisruptionBudget"):
+        selector = pdb.get("spec", {}).get("selector", {}).get("matchLabels", {})
+        if not any(matches(selector, pod_labels(r)) for r in rollouts.values()):
+            yield Problem("targets", describe(pdb), f"selector {selector} matches no Rollout's pods")
+    for scaler in [*context.of_kind("ScaledObject"), *context.of_kind("HorizontalPodAutoscaler")]:
+        target = scaler.get("spec", {}).get("scaleTargetRef", {})
+        if target.get("kind") != "Rollout" or target.get("name") not in rollouts:
+            yield Problem(
+                "targets",
+                describe(scaler),
+                f"scaleTargetRef {target.get('kind')}/{target.get('name')} is not a Rollout here",
+            )
+        elif target.get("apiVersion") != "argoproj.io/v1alpha1":
+            yield Problem(
+                "targets", describe(scaler), "scaleTargetRef.apiVersion must be argoproj.io/v1alpha1"
+            )
+
+
+@policy("analysis")
+def guarded_canary_analysis(context: Context) -> Iterator[Problem]:
+    templates = {m["metadata"]["name"]: m for m in context.of_kind("AnalysisTemplate")}
+    for name, template in templates.items():
+        for metric in template.get("spec", {}).get("metrics", []):
+            subject = f"AnalysisTemplate/{name} metric {metric.get('name')}"
+            for field in ("successCondition", "failureCondition"):
+                condition = str(metric.get(field, ""))
+                missing = [guard for guard in GUARDS if guard not in condition]
+                if missing:
+                    yield Problem(
+                        "analysis",
+                        subject,
+                        f"{field} does not guard against {' and '.join(missing)}: an empty or NaN result "
+                        "(no traffic) must be Inconclusive, not a pass or an error",
+                    )
+            query = str(metric.get("provider", {}).get("prometheus", {}).get("query", ""))
+            if CANARY_SELECTOR not in query:
+                yield Problem(
+                    "analysis", subject, f"the query does not select canary pods by {CANARY_SELECTOR}"
+                )
+    for rollout in context.of_kind("Rollout"):
+        canary = rollout.get("spec", {}).get("strategy", {}).get("canary", {})
+        uses = [canary.get("analysis", {})] + [
+            s["analysis"] for s in canary.get("steps", []) if "analysis" in s
+        ]
+        for use in uses:
+            for ref in use.get("templates", []):
+                if ref.get("templateName") not in templates:
+                    yield Problem(
+                        "analysis",
+                        describe(rollout),
+                        f"analysis template {ref.get('templateName')} is missing",
+                    )
+            hash_args = [a for a in use.get("args", []) if a.get("name") == "canary-hash"]
+            if use and not any(
+                a.get("valueFrom", {}).get("podTemplateHashValue") == "Latest" for a in hash_args
+            ):
+                yield Problem(
+                    "analysis",
+                    describe(rollout),
+                    "canary-hash is not passed as valueFrom.podTemplateHashValue: Latest",
+                )
+
+
+# Canary fields that need a traffic router (argo-rollouts v1.8.3): the first two make the Rollout
+# InvalidSpec (pkg/apis/rollouts/validation/validation.go), the last is silently ignored
+# (utils/defaults/defaults.go GetAbortScaleDownDelaySecondsOrDefault, rollout/replicaset.go:
+# "basic canary should not use this").
+NEEDS_TRAFFIC_ROUTING = {
+    "scaleDownDelaySeconds": "the Rollout is InvalidSpec (can only be used with traffic routing)",
+    "dynamicStableScale": "the Rollout is InvalidSpec (can only be used with traffic routing)",
+    "abortScaleDownDelaySeconds": "a basic canary ignores it: aborted canary pods are not kept",
+}
+
+
+@policy("canary-options")
+def canary_options_fit_the_strategy(context: Context) -> Iterator[Problem]:
+    for rollout in context.of_kind("Rollout"):
+        canary = rollout.get("spec", {}).get("strategy", {}).get("canary", {})
+        if canary.get("trafficRouting"):
+            continue
+        for field, consequence in NEEDS_TRAFFIC_ROUTING.items():
+            if field in canary:
+                yield Problem(
+                    "canary-options", describe(rollout), f"{field} without trafficRouting: {consequence}"
+                )

@@ -1,0 +1,168 @@
+"""Rules for the GitHub Actions workflows that write to git and build images: each class of
+mistake here lints clean (actionlint) yet does not work as designed on GitHub."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.policies import Problem
+from gitops.policies.base import registrar
+
+WORKFLOWS = Path(".github/workflows")
+APP_TOKEN_ACTION = "actions/create-github-app-token@"
+Workflow = dict[str, Any]
+RULES: dict[str, Any] = {}
+rule = registrar(RULES)
+
+
+def check(root: Path) -> list[Problem]:
+    found = []
+    for path in sorted((root / WORKFLOWS).glob("*.yml")):
+        # YAML 1.1 reads the key `on` as True.
+        workflow = {
+            "on" if key is True else str(key): value
+            for key, value in yaml.safe_load(path.read_text()).items()
+        }
+        scope = str(path.relative_to(root))
+        found += [Problem(p.policy, p.subject, p.message, scope) for r in RULES.values() for p in r(workflow)]
+    return found
+
+
+def _steps(workflow: Workflow) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """(job name, step, the job's steps) for every step."""
+    for name, job in (workflow.get("jobs") or {}).items():
+        for step in job.get("steps") or []:
+            yield name, step, job["steps"]
+
+
+@rule("workflow-writes-with-app-token")
+def writes_that_trigger_ci(workflow: Workflow) -> Iterator[Problem]:
+    """A push or pull request made with GITHUB_TOKEN starts no workflow (GitHub docs, "Triggering
+    a workflow from a workflow"): it gets no CI checks and cannot merge where they are required."""
+    for job, step, steps in _steps(workflow):
+        run = str(step.get("run", ""))
+        if "git push" not in run and "gh pr create" not in run:
+            continue
+        app_steps = [s.get("id") for s in steps if str(s.get("uses", "")).startswith(APP_TOKEN_ACTION)]
+        credentials = " ".join(
+            [str(v) for v in (step.get("env") or {}).values()]
+            + [
+                str((s.get("with") or {}).get("token", ""))
+                for s in steps
+                if "actions/checkout@" in str(s.get("uses"))
+            ]
+        )
+        if not any(f"steps.{i}.outputs.token" in credentials for i in app_steps if i):
+            message = (
+                "pushes or opens a pull request without a GitHub App's token: with GITHUB_TOKEN GitHub "
+                "starts no workflow for it, so it gets no CI checks"
+            )
+            yield Problem("workflow-writes-with-app-token", f"job {job}", message)
+        if "github.token" in credentials or "secrets.GITHUB_TOKEN" in credentials:
+            message = "hands GITHUB_TOKEN to a push or `gh pr create`: use the App's token"
+            yield Problem("workflow-writes-with-app-token", f"job {job}", message)
+
+
+@rule("workflow-push-main-retries")
+def pushes_to_main_follow_main(workflow: Workflow) -> Iterator[Problem]:
+    """A job pushing to main works on main as it is (not the commit that triggered it) and
+    rebases and retries when main moved meanwhile, instead of failing the push."""
+    for job, step, steps in _steps(workflow):
+        run = str(step.get("run", ""))
+        if not re.search(r"git push \S+ \S*:?(refs/heads/)?main\b", run):
+            continue
+        checkout = next((s for s in steps if "actions/checkout@" in str(s.get("uses"))), {})
+        if (checkout.get("with") or {}).get("ref") != "main":
+            message = "pushes to main from the commit that triggered it: check out `ref: main`"
+            yield Problem("workflow-push-main-retries", f"job {job}", message)
+        if "git pull --rebase" not in run:
+            message = "pushes to main once: a push is rejected if main moved; rebase and retry"
+            yield Problem("workflow-push-main-retries", f"job {job}", message)
+
+
+@rule("workflow-load-without-attestations")
+def loaded_images_carry_no_attestations(workflow: Workflow) -> Iterator[Problem]:
+    """buildx refuses `load` with SBOM or provenance attestations: the docker exporter cannot carry
+    them (docker/buildx #1511, "build: error when using docker exporter and attestations")."""
+    for job, step, _ in _steps(workflow):
+        if not str(step.get("uses", "")).startswith("docker/build-push-action@"):
+            continue
+        inputs = step.get("with") or {}
+        for ref in ("refs/heads/main", "refs/pull/1/merge"):
+            load = _evaluate(inputs.get("load", False), ref)
+            attested = _evaluate(inputs.get("sbom", False), ref) or _evaluate(
+                inputs.get("provenance", False), ref
+            )
+            if load and attested:
+                message = (
+                    f"on {ref} loads the image with SBOM or provenance attestations: buildx refuses that"
+                )
+                yield Problem("workflow-load-without-attestations", f"job {job}", message)
+
+
+@rule("workflow-no-licensed-actions")
+def no_action_that_needs_a_licence(workflow: Workflow) -> Iterator[Problem]:
+    """gitleaks-action needs a paid GITLEAKS_LICENSE for repositories owned by an organisation
+    (gitleaks/gitleaks-action README) and fails without it: run the gitleaks binary."""
+    for job, step, _ in _steps(workflow):
+        if str(step.get("uses", "")).startswith("gitleaks/gitleaks-action@"):
+            yield Problem(
+                "workflow-no-licensed-actions", f"job {job}", "uses gitleaks-action, which needs a licence"
+            )
+
+
+def _evaluate(value: Any, ref: str) -> bool:
+    """A `with:` value for a given github.ref: literals, or one `${{ }}` expression of ==, !=,
+    &&, || and ! over github.ref and string literals (GitHub's expression syntax)."""
+    text = str(value).strip()
+    found = re.fullmatch(r"\$\{\{(.*)\}\}", text, flags=re.S)
+    if not found:
+        return text.lower() not in {"false", "", "0"}
+    expression = found.group(1)
+    if re.search(r"[a-z_]+\.[a-z_.]+", expression.replace("github.ref", "")):
+        raise ValueError(f"expression not modelled: {text}")
+    python = (
+        expression.replace("github.ref", "ref")
+        .replace("&&", " and ")
+        .replace("||", " or ")
+        .replace("!=", " __ne__ ")
+        .replace("!", " not ")
+        .replace(" __ne__ ", " != ")
+        .replace("true", "True")
+        .replace("false", "False")
+    )
+    result = eval(python, {"__builtins__": {}}, {"ref": ref})
+    return bool(result) and str(result).lower() != "false"
+
+
+@rule("workflow-no-deploy-loop")
+def a_deploy_does_not_retrigger_itself(workflow: Workflow) -> Iterator[Problem]:
+    """A workflow that runs on push to main and commits to environments/ through deploy-dev (with
+    an App token, whose push starts workflows) must not build again for that commit: the image's
+    revision label changes, so each bump would build and bump again, forever."""
+    triggers = workflow.get("on")
+    push = triggers.get("push") if isinstance(triggers, dict) else None
+    jobs = workflow.get("jobs") or {}
+    callers = [name for name, job in jobs.items() if str(job.get("uses", "")).endswith("/deploy-dev.yml")]
+    if not isinstance(push, dict) or not callers:
+        return
+    if any(str(p).startswith("environments/") for p in push.get("paths-ignore") or []):
+        return
+    for caller in callers:
+        chain, pending = set(), [caller]
+        while pending:
+            name = pending.pop()
+            chain.add(name)
+            needs = jobs.get(name, {}).get("needs") or []
+            pending += [n for n in ([needs] if isinstance(needs, str) else needs) if n not in chain]
+        if not any("needs." in str(jobs[name].get("if", "")) for name in chain):
+            message = (
+                "commits to environments/ on every push, and that commit triggers this workflow again: skip "
+                "the build when a push only changes environments/"
+            )
+            yield Problem("workflow-no-deploy-loop", f"job {caller}", message)

@@ -1,0 +1,487 @@
+"""Realistic breakages of the repository's delivery files, each one a mistake a reviewer of a
+real cluster would refuse, and the problem the validator must report for it.
+
+Each edit is made on a copy of the tree and must change something (an anchor that is gone fails
+the test instead of quietly testing nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+Edit = Callable[[Path], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    name: str
+    edit: Edit
+    expected: str  # a substring of one reported line: `scope: Kind/name: what is wrong (rule)`
+
+
+def replace(path: str, old: str, new: str, count: int = 1) -> Edit:
+    def edit(root: Path) -> None:
+        text = (root / path).read_text()
+        assert text.count(old) >= count, f"{path}: {old!r} not found"
+        (root / path).write_text(text.replace(old, new, count))
+
+    return edit
+
+
+def append(path: str, text: str) -> Edit:
+    def edit(root: Path) -> None:
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(target.read_text() + text if target.exists() else text)
+
+    return edit
+
+
+def both(*edits: Edit) -> Edit:
+    def edit(root: Path) -> None:
+        for each in edits:
+            each(root)
+
+    return edit
+
+
+HOST_PATCH = "value: {env}.classifier.local"
+APPSET = "argocd/apps/templates/applicationset.yaml"
+CONFIG_APPS = "argocd/apps/templates/platform-config.yaml"
+PROJECT = "argocd/apps/templates/project-classifier.yaml"
+NETWORK_POLICY = "rollouts/networkpolicy.yaml"
+
+MUTATIONS = [
+    # --- unique-ingress-host -------------------------------------------------------------------
+    Mutation(
+        "staging copies dev's host",
+        replace(
+            "environments/staging/kustomization.yaml", "staging.classifier.local", "dev.classifier.local"
+        ),
+        "classifier-staging: Ingress/classifier: host dev.classifier.local and path / are also routed by "
+        "classifier-dev's Ingress/classifier",
+    ),
+    Mutation(
+        "no environment sets its host",
+        both(
+            *(
+                replace(
+                    f"environments/{e}/kustomization.yaml",
+                    HOST_PATCH.format(env=e),
+                    "value: classifier.local",
+                )
+                for e in ("dev", "staging", "prod")
+            )
+        ),
+        "(unique-ingress-host)",
+    ),
+    # --- unique-in-cluster ---------------------------------------------------------------------
+    Mutation(
+        "a cluster-scoped object in the base, applied by every environment",
+        both(
+            append(
+                "rollouts/priorityclass.yaml",
+                "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\n"
+                "metadata:\n  name: classifier\nvalue: 1000\n",
+            ),
+            replace(
+                "rollouts/kustomization.yaml",
+                "  - externalsecret.yaml\n",
+                "  - externalsecret.yaml\n  - priorityclass.yaml\n",
+            ),
+            replace(
+                PROJECT,
+                '    - group: ""\n      kind: Namespace\n',
+                '    - group: ""\n      kind: Namespace\n'
+                "    - group: scheduling.k8s.io\n      kind: PriorityClass\n",
+            ),
+        ),
+        "PriorityClass/classifier: PriorityClass.scheduling.k8s.io classifier (cluster-scoped) is also applied by",
+    ),
+    Mutation(
+        "two Applications share a name",
+        replace(CONFIG_APPS, '"name" "classifier-dashboards"', '"name" "classifier-alerts"'),
+        "Application/classifier-alerts: Application.argoproj.io classifier-alerts in namespace argocd is also applied",
+    ),
+    # --- crd-before-use (the platform bootstrap deadlock, and its parts) ------------------------
+    Mutation(
+        "alert rules back in the platform Application, beside the chart that brings their CRD",
+        replace(
+            "platform/kustomization.yaml",
+            "  - external-secrets.yaml\n",
+            "  - external-secrets.yaml\n  - alerts/prometheusrule-classifier.yaml\n",
+        ),
+        "platform: PrometheusRule/classifier: its CRD comes from Application kube-prometheus-stack; Argo CD "
+        "refuses the whole sync",
+    ),
+    Mutation(
+        "environments without SkipDryRunOnMissingResource",
+        replace(APPSET, "          - SkipDryRunOnMissingResource=true\n", ""),
+        "classifier-prod: Rollout/classifier: its CRD comes from Application argo-rollouts",
+    ),
+    Mutation(
+        "environments synced before the platform",
+        replace(APPSET, 'argocd.argoproj.io/sync-wave: "0"', 'argocd.argoproj.io/sync-wave: "-5"'),
+        "classifier-dev: ScaledObject/classifier: is not synced in a wave after Application keda",
+    ),
+    Mutation(
+        "configuration in the same wave as the platform",
+        replace(CONFIG_APPS, 'argocd.argoproj.io/sync-wave: "-1"', 'argocd.argoproj.io/sync-wave: "-2"'),
+        "classifier-alerts: PrometheusRule/classifier: is not synced in a wave after Application "
+        "kube-prometheus-stack",
+    ),
+    Mutation(
+        "retries too short to outlast the platform install",
+        replace("argocd/apps/templates/_helpers.tpl", "  limit: 10\n", "  limit: 3\n"),
+        "classifier-dev: Application/classifier-dev: retries for 105s, less than the 600s",
+    ),
+    Mutation(
+        "Argo Rollouts installed without its CRDs",
+        replace("platform/argo-rollouts.yaml", "installCRDs: true", "installCRDs: false"),
+        "classifier-dev: Rollout/classifier: no Application installs the CRD of Rollout.argoproj.io",
+    ),
+    # --- namespace-exists ----------------------------------------------------------------------
+    Mutation(
+        "dashboards without CreateNamespace, relying on the monitoring chart's namespace",
+        replace(CONFIG_APPS, "      - CreateNamespace=true\n", ""),
+        "classifier-dashboards: ConfigMap/dashboard-classifier-slo: namespace monitoring neither exists",
+    ),
+    Mutation(
+        "a chart Application without CreateNamespace",
+        replace("platform/keda.yaml", "      - CreateNamespace=true\n", ""),
+        "keda: Application/keda: namespace keda neither exists",
+    ),
+    # --- controller-owned-fields ---------------------------------------------------------------
+    Mutation(
+        "prod's replica count back in git",
+        replace("environments/prod/rollout.yaml", "spec:\n  strategy:", "spec:\n  replicas: 4\n  strategy:"),
+        "classifier-prod: Rollout/classifier: spec.replicas is in git while ScaledObject/classifier owns it",
+    ),
+    Mutation(
+        "replicas in git, ignored but not respected",
+        both(
+            replace(
+                "rollouts/rollout.yaml",
+                "  revisionHistoryLimit: 5",
+                "  replicas: 2\n  revisionHistoryLimit: 5",
+            ),
+            replace(
+                APPSET,
+                "      syncPolicy:\n",
+                "      ignoreDifferences:\n        - group: argoproj.io\n"
+                "          kind: Rollout\n          jsonPointers: [/spec/replicas]\n      syncPolicy:\n",
+            ),
+        ),
+        "classifier-staging: Rollout/classifier: ignoreDifferences hides /spec/replicas, but without "
+        "RespectIgnoreDifferences=true",
+    ),
+    Mutation(
+        "environments server-side applied",
+        replace(
+            APPSET,
+            "          - CreateNamespace=true\n",
+            "          - CreateNamespace=true\n          - ServerSideApply=true\n",
+        ),
+        "classifier-prod: Service/classifier-stable: Argo Rollouts adds rollouts-pod-template-hash to this selector",
+    ),
+    Mutation(
+        "a selector that names the hash the controller sets",
+        replace(
+            "rollouts/service-stable.yaml",
+            "    app.kubernetes.io/name: classifier\n",
+            "    app.kubernetes.io/name: classifier\n    rollouts-pod-template-hash: abc123\n",
+        ),
+        "prod: Service/classifier-stable: selector names rollouts-pod-template-hash",
+    ),
+    # --- argocd-scope --------------------------------------------------------------------------
+    Mutation(
+        "the environments' project accepts any repository",
+        replace(PROJECT, "    - {{ .Values.repoURL | quote }}", '    - "*"'),
+        "bootstrap: AppProject/classifier: sourceRepos ['*'] are not exactly this repository",
+    ),
+    Mutation(
+        "the environments' project accepts any namespace",
+        replace(
+            PROJECT,
+            "      namespace: classifier-prod\n",
+            "      namespace: classifier-prod\n"
+            '    - server: https://kubernetes.default.svc\n      namespace: "*"\n',
+        ),
+        "bootstrap: AppProject/classifier: destinations",
+    ),
+    Mutation(
+        "the project no longer permits Ingresses",
+        replace(PROJECT, "    - {group: networking.k8s.io, kind: Ingress}\n", ""),
+        "classifier-dev: Ingress/classifier: Ingress is not permitted by project classifier",
+    ),
+    Mutation(
+        "a folder beside the environments becomes a fourth one",
+        append("environments/base/kustomization.yaml", "resources:\n  - ../../rollouts\n"),
+        "bootstrap: ApplicationSet/classifier: generates the environments ['base', 'dev', 'prod', 'staging']",
+    ),
+    Mutation(
+        "an environment Application in the wrong namespace",
+        replace(
+            APPSET,
+            'namespace: "{{`classifier-{{.path.basename}}`}}"',
+            'namespace: "{{`{{.path.basename}}`}}"',
+        ),
+        "bootstrap: Application/classifier-dev: deploys into dev, not classifier-dev",
+    ),
+    # --- no-credentials ------------------------------------------------------------------------
+    Mutation(
+        "a Secret with its value in git",
+        both(
+            append(
+                "rollouts/secret.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: classifier-api-tokens\n"
+                "stringData:\n  tokens: not-so-secret\n",
+            ),
+            replace("rollouts/kustomization.yaml", "  - externalsecret.yaml\n", "  - secret.yaml\n"),
+        ),
+        "classifier-dev: Secret/classifier-api-tokens: a Secret with data in git",
+    ),
+    Mutation(
+        "a token as a literal environment variable",
+        replace(
+            "rollouts/rollout.yaml",
+            "            - name: CLASSIFIER_HOST\n",
+            '            - name: UPSTREAM_API_TOKEN\n              value: "s3cr3t-value"\n'
+            "            - name: CLASSIFIER_HOST\n",
+        ),
+        "classifier-prod: Rollout/classifier: container classifier sets UPSTREAM_API_TOKEN literally",
+    ),
+    Mutation(
+        "Grafana's admin password in the chart values",
+        replace(
+            "platform/kube-prometheus-stack.yaml",
+            "        grafana:\n",
+            "        grafana:\n          adminPassword: hunter2\n",
+        ),
+        "platform: Application/kube-prometheus-stack: helm value grafana.adminPassword is a literal credential",
+    ),
+    Mutation(
+        "a GitHub token pasted into an annotation",
+        replace(
+            "rollouts/serviceaccount.yaml",
+            "  name: classifier\n",
+            "  name: classifier\n  annotations:\n    note: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n",
+        ),
+        "ServiceAccount/classifier: metadata.annotations.note holds what looks like a credential",
+    ),
+    # --- cross-references ----------------------------------------------------------------------
+    Mutation(
+        "the ExternalSecret names a store that does not exist",
+        replace("rollouts/externalsecret.yaml", "    name: platform-secrets", "    name: platform-secret"),
+        "classifier-dev: ExternalSecret/classifier-api-tokens: ClusterSecretStore platform-secret does not exist",
+    ),
+    Mutation(
+        "the ServiceMonitor lacks the label Prometheus selects",
+        replace("rollouts/servicemonitor.yaml", "    release: kube-prometheus-stack\n", ""),
+        "classifier-dev: ServiceMonitor/classifier: lacks the labels {'release': 'kube-prometheus-stack'}",
+    ),
+    Mutation(
+        "the autoscaler queries a Prometheus that does not exist",
+        replace(
+            "rollouts/scaledobject.yaml",
+            "kube-prometheus-stack-prometheus.monitoring",
+            "prometheus.monitoring",
+        ),
+        "ScaledObject/classifier: spec.triggers[0].metadata.serverAddress points at prometheus.monitoring:9090",
+    ),
+    # --- references (per environment) ----------------------------------------------------------
+    Mutation(
+        "the Ingress routes to a port the Service lacks",
+        replace("rollouts/ingress.yaml", "                  name: http", "                  name: web"),
+        "dev: Ingress/classifier: backend Service classifier has no port 'web' (references)",
+    ),
+    Mutation(
+        "the ServiceMonitor scrapes a port name no Service has",
+        replace("rollouts/servicemonitor.yaml", "    - port: metrics", "    - port: metric"),
+        "prod: ServiceMonitor/classifier: endpoint port 'metric' is not a port name",
+    ),
+    Mutation(
+        "the Rollout names a canary Service that does not exist",
+        replace(
+            "rollouts/rollout.yaml", "canaryService: classifier-canary", "canaryService: classifier-preview"
+        ),
+        "dev: Rollout/classifier: canaryService classifier-preview does not exist",
+    ),
+    Mutation(
+        "nginx traffic routing, but the Ingress does not route to the stable Service",
+        replace(
+            "rollouts/components/nginx-traffic-routing/kustomization.yaml",
+            "        value: classifier-stable\n",
+            "        value: classifier\n",
+        ),
+        "prod: Rollout/classifier: ingress `classifier` has no rules using service classifier-stable backend",
+    ),
+    Mutation(
+        "a pod mounts a Secret nothing provides",
+        replace(
+            "rollouts/rollout.yaml",
+            "            secretName: classifier-api-tokens",
+            "            secretName: classifier-tokens",
+        ),
+        "staging: Rollout/classifier: volume api-tokens mounts Secret classifier-tokens",
+    ),
+    Mutation(
+        "a service account that does not exist",
+        replace(
+            "rollouts/rollout.yaml",
+            "      serviceAccountName: classifier",
+            "      serviceAccountName: classifier-sa",
+        ),
+        "dev: Rollout/classifier: serviceAccountName classifier-sa does not exist",
+    ),
+    # --- network-reach -------------------------------------------------------------------------
+    Mutation(
+        "the NetworkPolicy admits Prometheus from the wrong namespace",
+        replace(
+            NETWORK_POLICY,
+            "kubernetes.io/metadata.name: monitoring",
+            "kubernetes.io/metadata.name: prometheus",
+        ),
+        "prod: ServiceMonitor/classifier: Prometheus (namespace monitoring) cannot reach port metrics",
+    ),
+    Mutation(
+        "the NetworkPolicy admits the ingress controller by a label it does not carry",
+        replace(
+            NETWORK_POLICY,
+            "              app.kubernetes.io/name: ingress-nginx",
+            "              app: ingress-nginx",
+        ),
+        "dev: Ingress/classifier: the ingress-nginx controller (namespace ingress-nginx) cannot reach port http",
+    ),
+    Mutation(
+        "the NetworkPolicy opens the wrong port to the ingress controller",
+        replace(NETWORK_POLICY, "        - port: http", "        - port: 8080"),
+        "staging: Ingress/classifier: the ingress-nginx controller (namespace ingress-nginx) cannot reach port http",
+    ),
+    # --- availability --------------------------------------------------------------------------
+    Mutation(
+        "a PodDisruptionBudget that allows no eviction",
+        replace("rollouts/pdb.yaml", "  maxUnavailable: 1", "  maxUnavailable: 0"),
+        "dev: PodDisruptionBudget/classifier: allows no voluntary eviction at 1 replica(s)",
+    ),
+    Mutation(
+        "prod scales down to one pod",
+        replace(
+            "environments/prod/kustomization.yaml",
+            "        path: /spec/minReplicaCount\n        value: 4",
+            "        path: /spec/minReplicaCount\n        value: 1",
+        ),
+        "prod: Rollout/classifier: prod may run 1 replica(s): losing one pod is an outage",
+    ),
+    Mutation(
+        "prod spread over zones only when convenient",
+        replace(
+            "environments/prod/kustomization.yaml",
+            "        value: DoNotSchedule",
+            "        value: ScheduleAnyway",
+        ),
+        "prod: Rollout/classifier: not spread over zones with whenUnsatisfiable: DoNotSchedule",
+    ),
+    # --- scoped-queries ------------------------------------------------------------------------
+    Mutation(
+        "staging's autoscaler copied from prod",
+        replace(
+            "environments/staging/kustomization.yaml",
+            'namespace="classifier-staging"',
+            'namespace="classifier-prod"',
+        ),
+        "staging: ScaledObject/classifier: query reads namespace classifier-prod, not its own (classifier-staging)",
+    ),
+    # --- crd-before-use for what upstream charts render ---------------------------------------
+    Mutation(
+        "Argo Rollouts synced beside the chart that installs its ServiceMonitor's CRD",
+        replace(
+            "platform/argo-rollouts.yaml",
+            'argocd.argoproj.io/sync-wave: "-9"',
+            'argocd.argoproj.io/sync-wave: "-10"',
+        ),
+        "argo-rollouts: ServiceMonitor/argo-rollouts-chart: is not synced in a wave after Application kube-prometheus-stack",
+    ),
+    Mutation(
+        "the Argo Rollouts chart without SkipDryRunOnMissingResource",
+        replace("platform/argo-rollouts.yaml", "      - SkipDryRunOnMissingResource=true\n", ""),
+        "argo-rollouts: ServiceMonitor/argo-rollouts-chart: its CRD comes from Application kube-prometheus-stack",
+    ),
+    # --- argocd-scope: AppProject permissions as Argo CD reads them ------------------------------
+    Mutation(
+        "the environments' project without a cluster whitelist, so CreateNamespace is refused",
+        replace(PROJECT, '  clusterResourceWhitelist:\n    - group: ""\n      kind: Namespace\n', ""),
+        "classifier-prod: Namespace/classifier-prod: Namespace is not permitted by project classifier",
+    ),
+    Mutation(
+        "a kind on the project's blacklist",
+        replace(
+            PROJECT,
+            "  orphanedResources:\n",
+            "  namespaceResourceBlacklist:\n    - {group: networking.k8s.io, kind: Ingress}\n  orphanedResources:\n",
+        ),
+        "classifier-staging: Ingress/classifier: Ingress is not permitted by project classifier",
+    ),
+    # --- canary-options --------------------------------------------------------------------------
+    Mutation(
+        "dev's basic canary keeps aborted pods it cannot keep",
+        replace(
+            "rollouts/rollout.yaml",
+            "      maxUnavailable: 0\n",
+            "      maxUnavailable: 0\n      abortScaleDownDelaySeconds: 30\n",
+        ),
+        "dev: Rollout/classifier: abortScaleDownDelaySeconds without trafficRouting: a basic canary ignores it",
+    ),
+    # --- workflows -------------------------------------------------------------------------------
+    Mutation(
+        "deploy-dev pushes with GITHUB_TOKEN",
+        replace(
+            ".github/workflows/deploy-dev.yml",
+            "        env:\n          GH_TOKEN: ${{ steps.app-token.outputs.token }}\n        run: |\n          git remote set-url",
+            "        env:\n          GH_TOKEN: ${{ github.token }}\n        run: |\n          git remote set-url",
+        ),
+        ".github/workflows/deploy-dev.yml: job bump: hands GITHUB_TOKEN to a push",
+    ),
+    Mutation(
+        "promote opens its pull request without an App token",
+        both(
+            replace(
+                ".github/workflows/promote.yml",
+                "uses: actions/create-github-app-token@",
+                "uses: actions/github-script@",
+            ),
+        ),
+        ".github/workflows/promote.yml: job promote: pushes or opens a pull request without a GitHub App's token",
+    ),
+    Mutation(
+        "deploy-dev pushes the commit that was built, not main",
+        replace(".github/workflows/deploy-dev.yml", "          ref: main\n", ""),
+        ".github/workflows/deploy-dev.yml: job bump: pushes to main from the commit that triggered it",
+    ),
+    Mutation(
+        "deploy-dev pushes once and fails when main moved",
+        replace(".github/workflows/deploy-dev.yml", "git pull --rebase origin main", "true"),
+        ".github/workflows/deploy-dev.yml: job bump: pushes to main once",
+    ),
+    Mutation(
+        "a pull request's image is loaded with attestations",
+        replace(".github/workflows/ci.yml", "sbom: ${{ github.ref == 'refs/heads/main' }}", "sbom: true"),
+        ".github/workflows/ci.yml: job image: on refs/pull/1/merge loads the image with SBOM or provenance",
+    ),
+    Mutation(
+        "secret scanning through gitleaks-action again",
+        replace(
+            ".github/workflows/ci.yml",
+            "      - name: Dependency audit\n",
+            "      - uses: gitleaks/gitleaks-action@ff98106e4c7b2bc287b24eaf42907196329070c7 # v2.3.9\n      - name: Dependency audit\n",
+        ),
+        ".github/workflows/ci.yml: job test: uses gitleaks-action",
+    ),
+    Mutation(
+        "every push builds, deploy-dev's own commits included",
+        replace(".github/workflows/ci.yml", "    if: needs.changes.outputs.build == 'true'\n", ""),
+        ".github/workflows/ci.yml: job deploy-dev: commits to environments/ on every push",
+    ),
+]

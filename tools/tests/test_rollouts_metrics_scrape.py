@@ -1,0 +1,258 @@
+"""Argo Rollouts' metrics through a real Prometheus scraping them as prometheus-operator does for
+the chart's ServiceMonitor: with the metricRelabelings of platform/argo-rollouts.yaml the rollout
+alerts name the Rollout's namespace, without them the controller's (issue #12, item 5). The
+alert scenarios' label sets are checked against what the scrape really produces. A few seconds."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gitops.paths import REPO_ROOT
+from gitops.promtool_tests import SCENARIOS, alert_rules
+
+# What argo-rollouts v1.8.3 serves on /metrics: label names from controller/metrics/prommetrics.go,
+# values from rollouts.go (calculatePhase) and analysis.go (six phase series per metric), written
+# sorted by client_golang. dev has no traffic router (the controller writes traffic_router="").
+_PHASES = ("Pending", "Running", "Successful", "Failed", "Error", "Inconclusive")
+_ROLLOUTS = (
+    ("classifier-dev", "Completed", ""),
+    ("classifier-prod", "Abort", "Nginx"),
+    ("classifier-staging", "Completed", "Nginx"),
+)
+CONTROLLER_METRICS = "\n".join(
+    [
+        "# HELP rollout_info Information about rollout.",
+        "# TYPE rollout_info gauge",
+        *(
+            f'rollout_info{{name="classifier",namespace="{namespace}",phase="{phase}",strategy="canary",'
+            f'traffic_router="{router}"}} 1'
+            for namespace, phase, router in _ROLLOUTS
+        ),
+        "# HELP analysis_run_metric_phase Information on the duration of a specific metric in the "
+        "Analysis Run",
+        "# TYPE analysis_run_metric_phase gauge",
+        *(
+            f'analysis_run_metric_phase{{dry_run="false",metric="{metric}",name="classifier-5d8c7f9b-3-4",'
+            f'namespace="classifier-prod",phase="{phase}",type="Prometheus"}} {int(phase == measured)}'
+            for metric, measured in (("error-rate", "Failed"), ("latency-p99", "Successful"))
+            for phase in _PHASES
+        ),
+        "# HELP argo_rollouts_controller_info Running Argo-rollouts version",
+        "# TYPE argo_rollouts_controller_info gauge",
+        'argo_rollouts_controller_info{version="v1.8.3"} 1',
+        "",
+    ]
+)
+# The target labels prometheus-operator v0.83.0 gives the chart's metrics endpoint (Service
+# argo-rollouts-metrics, port `metrics`, container argo-rollouts), pkg/prometheus/promcfg.go
+# generateServiceMonitorConfig. Static labels stand in for its relabel_configs over
+# kubernetes_sd's __meta_kubernetes_* labels; instance stays the scraped address, as there.
+TARGET_LABELS = {
+    "namespace": "argo-rollouts",
+    "service": "argo-rollouts-metrics",
+    "job": "argo-rollouts-metrics",
+    "endpoint": "metrics",
+    "pod": "argo-rollouts-6d5b8f9c47-q7x2m",
+    "container": "argo-rollouts",
+}
+_SERIES_LABEL = re.compile(r'(\w+)="[^"]*"')
+
+
+def metric_relabel_configs() -> list[dict[str, Any]]:
+    """The ServiceMonitor's metricRelabelings from platform/argo-rollouts.yaml, written as the
+    operator writes them into Prometheus's config (generateRelabelConfig: snake_case keys,
+    lower-case action), so the test exercises the shipped rules, not a copy."""
+    application = yaml.safe_load((REPO_ROOT / "platform" / "argo-rollouts.yaml").read_text())
+    values = application["spec"]["source"]["helm"]["valuesObject"]
+    relabelings: list[dict[str, Any]] = values["controller"]["metrics"]["serviceMonitor"]["metricRelabelings"]
+    converted = []
+    for relabeling in relabelings:
+        config = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in relabeling.items()}
+        if "action" in config:
+            config["action"] = config["action"].lower()
+        converted.append(config)
+    return converted
+
+
+@contextlib.contextmanager
+def serving_controller_metrics() -> Iterator[str]:
+    """An HTTP server answering every GET with CONTROLLER_METRICS; yields its host:port."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = CONTROLLER_METRICS.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
+    """The instant vector's series, each {"metric": labels, "value": [time, value]}."""
+    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        result: list[dict[str, Any]] = json.loads(response.read())["data"]["result"]
+    return result
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if predicate():
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"gave up waiting for {what}; Prometheus's log ends:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def scraping_prometheus(target: str, relabel_configs: list[dict[str, Any]], workdir: Path) -> Iterator[str]:
+    """A Prometheus scraping `target` as the operator would; yields its URL once a scrape landed."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is missing: .ci/run installs Debian's prometheus package"
+    job: dict[str, Any] = {
+        "job_name": "serviceMonitor/argo-rollouts/argo-rollouts/0",
+        "honor_labels": False,
+        "static_configs": [{"targets": [target], "labels": TARGET_LABELS}],
+    }
+    if relabel_configs:
+        job["metric_relabel_configs"] = relabel_configs
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [job]}
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    prometheus = f"http://127.0.0.1:{port}"
+    log = workdir / "prometheus.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            scraped = 'up{job="argo-rollouts-metrics"} == 1'
+            _wait_until(
+                lambda: bool(query(prometheus, scraped)), 30, "the first scrape of the controller", log
+            )
+            yield prometheus
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def controller() -> Iterator[str]:
+    with serving_controller_metrics() as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def fixed(controller: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prometheus with the ServiceMonitor's metricRelabelings, as shipped."""
+    with scraping_prometheus(controller, metric_relabel_configs(), tmp_path_factory.mktemp("fixed")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def unfixed(controller: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prometheus without them: the scrape before issue #12's fix."""
+    with scraping_prometheus(controller, [], tmp_path_factory.mktemp("unfixed")) as url:
+        yield url
+
+
+def alert_expression(alert: str) -> str:
+    return str(alert_rules(REPO_ROOT)[alert]["expr"])
+
+
+def labels_of(prometheus: str, promql: str) -> list[dict[str, str]]:
+    return sorted((series["metric"] for series in query(prometheus, promql)), key=lambda m: sorted(m.items()))
+
+
+def test_relabelled_scrape_keeps_each_rollouts_namespace(fixed: str) -> None:
+    series = labels_of(fixed, "rollout_info")
+    assert [s["namespace"] for s in series] == ["classifier-dev", "classifier-prod", "classifier-staging"]
+    assert all("exported_namespace" not in s for s in series), series
+    assert labels_of(fixed, alert_expression("ClassifierRolloutAborted")) == [
+        {"namespace": "classifier-prod", "name": "classifier"}
+    ]
+    assert labels_of(fixed, alert_expression("ClassifierCanaryAnalysisFailing")) == [
+        {"namespace": "classifier-prod", "name": "classifier-5d8c7f9b-3-4", "metric": "error-rate"}
+    ]
+
+
+def test_controllers_own_metrics_keep_its_namespace(fixed: str) -> None:
+    """The relabelling must not blank `namespace` on series that never had one."""
+    [info] = labels_of(fixed, "argo_rollouts_controller_info")
+    assert info["namespace"] == "argo-rollouts"
+    assert "exported_namespace" not in info
+
+
+def test_without_the_relabelling_alerts_name_the_controllers_namespace(unfixed: str) -> None:
+    series = labels_of(unfixed, 'rollout_info{phase="Abort"}')
+    assert [(s["namespace"], s["exported_namespace"]) for s in series] == [
+        ("argo-rollouts", "classifier-prod")
+    ]
+    assert labels_of(unfixed, alert_expression("ClassifierRolloutAborted")) == [
+        {"namespace": "argo-rollouts", "name": "classifier"}
+    ]
+
+
+def test_alert_scenarios_use_the_label_names_the_scrape_produces(fixed: str, unfixed: str) -> None:
+    """Each rollout or analysis series in the promtool scenarios has the label names of a series
+    the real scrape produced: with the relabelling, or (labelled exported_namespace) without it."""
+    metrics = ("rollout_info", "analysis_run_metric_phase")
+    scraped = {
+        url: {frozenset(series) for metric in metrics for series in labels_of(url, metric)}
+        for url in (fixed, unfixed)
+    }
+    scenarios = yaml.safe_load((REPO_ROOT / SCENARIOS).read_text())
+    checked = 0
+    for scenario in scenarios:
+        for item in scenario["input_series"]:
+            name, _, labels = item["series"].partition("{")
+            if name not in metrics:
+                continue
+            names = frozenset({"__name__", *_SERIES_LABEL.findall(labels)})
+            url = unfixed if "exported_namespace" in names else fixed
+            assert names in scraped[url], f"{scenario['name']}: {item['series']}"
+            checked += 1
+    assert checked > 0
