@@ -107,7 +107,7 @@ cluster-up: ## local kind cluster with ingress-nginx, Argo CD and the bootstrap 
 cluster-down: ## delete the local kind cluster
 	cluster/cluster-down.sh
 
-drill: model ## canary drill: real Prometheus, locust load, analysis verdicts for 3 canaries
+drill: model ## canary drill: real Prometheus and locust, whole AnalysisRuns in compressed time, three agreeing rounds
 	$(BIN)/gitops-drill
 
 loadtest: model ## locust scenario against a local service: make loadtest SCENARIO=smoke [HOST=http://...]

@@ -42,8 +42,13 @@ def find(manifests: list[Manifest], kind: str, name: str = "classifier") -> Mani
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The validator's mutation score, when the mutation tests ran."""
+    """The drill's verdicts and the validator's mutation score, when those tests ran."""
+    from .test_drill import TABLES
     from .test_mutations import RESULTS
+
+    for table in TABLES:
+        terminalreporter.write_line("canary drill (`make drill`):")
+        terminalreporter.write_line(table)
 
     if RESULTS:
         killed = sum(RESULTS.values())

@@ -39,6 +39,17 @@ def append(path: str, text: str) -> Edit:
     return edit
 
 
+def cut_from(path: str, marker: str) -> Edit:
+    """Drop everything from `marker` on."""
+
+    def edit(root: Path) -> None:
+        text = (root / path).read_text()
+        assert marker in text, f"{path}: {marker!r} not found"
+        (root / path).write_text(text[: text.index(marker)])
+
+    return edit
+
+
 def both(*edits: Edit) -> Edit:
     def edit(root: Path) -> None:
         for each in edits:
@@ -483,5 +494,72 @@ MUTATIONS = [
         "every push builds, deploy-dev's own commits included",
         replace(".github/workflows/ci.yml", "    if: needs.changes.outputs.build == 'true'\n", ""),
         ".github/workflows/ci.yml: job deploy-dev: commits to environments/ on every push",
+    ),
+    # --- analysis-limits -------------------------------------------------------------------------
+    Mutation(
+        "the step analysis passes on three inconclusive measurements (the old limits)",
+        replace(
+            "rollouts/analysis-step.yaml", "    inconclusiveLimit: 0\n", "    inconclusiveLimit: 3\n", count=2
+        ),
+        "dev: AnalysisTemplate/classifier-canary-step metric error-rate: its limits let a run end Successful without one passing measurement",
+    ),
+    Mutation(
+        "the step analysis passes after a failed measurement",
+        replace("rollouts/analysis-step.yaml", "    failureLimit: 0\n", "    failureLimit: 1\n", count=2),
+        "prod: AnalysisTemplate/classifier-canary-step metric latency-p99: it gates full promotion, yet its limits let a run end Successful after a failed or inconclusive measurement",
+    ),
+    Mutation(
+        "success and failure conditions overlap at the threshold",
+        replace("rollouts/analysis-background.yaml", "result[0] > 0.0144", "result[0] >= 0.0144"),
+        "staging: AnalysisTemplate/classifier-canary-background metric error-rate: 0.0144 both passes and fails",
+    ),
+    Mutation(
+        "a gap between the success and failure thresholds",
+        replace("rollouts/analysis-step.yaml", "result[0] > 0.3", "result[0] > 0.5"),
+        "dev: AnalysisTemplate/classifier-canary-step metric latency-p99: just above 0.3 neither passes nor fails",
+    ),
+    Mutation(
+        "no data counted as a pass",
+        replace(
+            "rollouts/analysis-step.yaml",
+            "successCondition: len(result) > 0 && !isNaN(result[0]) && result[0] <= 0.0144",
+            "successCondition: len(result) == 0 || isNaN(result[0]) || result[0] <= 0.0144",
+        ),
+        "dev: AnalysisTemplate/classifier-canary-step metric error-rate: no data ([]) passes",
+    ),
+    Mutation(
+        "dev promoted after its pause, with no step analysis",
+        cut_from("environments/dev/rollout.yaml", "        - analysis:\n"),
+        "dev: Rollout/classifier: its canary has no step analysis",
+    ),
+    Mutation(
+        "failed measurements never fail the background analysis",
+        replace(
+            "rollouts/analysis-background.yaml", "    failureLimit: 1\n", "    failureLimit: -1\n", count=2
+        ),
+        "prod: AnalysisTemplate/classifier-canary-background metric error-rate: failureLimit is negative",
+    ),
+    Mutation(
+        "the background analysis stops guarding after three passes",
+        replace(
+            "rollouts/analysis-background.yaml",
+            "    failureLimit: 1\n",
+            "    failureLimit: 1\n    consecutiveSuccessLimit: 3\n",
+        ),
+        "staging: AnalysisTemplate/classifier-canary-background metric error-rate: consecutiveSuccessLimit 3 ends the run Successful",
+    ),
+    Mutation(
+        "every metric of the promotion gate in dry-run",
+        replace(
+            "rollouts/analysis-step.yaml",
+            "spec:\n  args:\n",
+            "spec:\n  dryRun:\n  - metricName: .*\n  args:\n",
+        ),
+        "dev: AnalysisTemplate/classifier-canary-step: every metric is dry-run",
+    ),
+    Mutation(
+        "an interval Argo Rollouts cannot parse",
+        replace("rollouts/analysis-step.yaml", "    interval: 1m\n", "    interval: '60'\n"),
+        "dev: AnalysisTemplate/classifier-canary-step metric error-rate: cannot be checked: time: invalid duration",
     ),
 ]

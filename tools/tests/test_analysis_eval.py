@@ -45,3 +45,17 @@ def test_unsupported_syntax_is_refused() -> None:
 
 def test_args_are_substituted() -> None:
     assert render_args('x{hash="{{args.canary-hash}}"}', {"canary-hash": "abc"}) == 'x{hash="abc"}'
+
+
+def test_no_condition_at_all_is_successful_as_in_argo() -> None:
+    # utils/evaluate/evaluate.go EvaluateResult: "Always return success unless there is an error"
+    assert phase({}, [0.5]) == "Successful"
+
+
+def test_a_condition_that_is_not_a_bool_is_an_error_as_in_argo() -> None:
+    with pytest.raises(TypeError, match="expected bool, but got int"):  # EvalCondition
+        phase({"successCondition": "len(result)"}, [0.5])
+
+
+def test_expr_literals_are_understood() -> None:
+    assert phase({"successCondition": "true", "failureCondition": "false"}, []) == "Successful"

@@ -1,12 +1,16 @@
-"""The canary drill against a real Prometheus: the analysis passes a healthy canary, fails the
-erroring and the slow ones, calls an idle one Inconclusive, and the burn-rate alert's
-expression is true for the erroring canary only. About a minute."""
+"""The canary drill against a real Prometheus and real service processes: whole AnalysisRuns in
+compressed time, three rounds that must agree (healthy promoted, 5% errors and +400 ms aborted,
+from the start or from three minutes in, no traffic paused, Prometheus gone aborted), and the
+burn-rate alert's expression true for the erroring canary. About three minutes; the table is
+printed after the test run."""
 
 from __future__ import annotations
 
 import pytest
 
-from gitops.drill import ARTIFACT, run_drill
+from gitops.drill import ARTIFACT, CASES, OUTAGE, run_drill
+
+TABLES: list[str] = []  # printed by conftest's terminal summary
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +22,25 @@ def artifact_built() -> None:
         build(VARIANTS["lite0"], "1", ARTIFACT.parents[1])
 
 
-def test_drill_stops_bad_canaries_and_pages_for_errors(artifact_built: None) -> None:
-    report = run_drill(load_seconds=40)
+def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(artifact_built: None) -> None:
+    report = run_drill(rounds=3)
+    TABLES.append(report.table())
     assert report.problems() == [], report.table()
-    assert report.verdicts["healthy"]["error-rate"][0] == "Successful"
-    assert report.verdicts["errors"]["error-rate"][1][0] > 0.0144
-    assert report.verdicts["slow"]["latency-p99"][1][0] > 0.3
-    assert report.verdicts["idle"]["latency-p99"][0] == "Inconclusive"
-    assert report.seconds < 180
+    plays = [play for case in (*CASES, OUTAGE) for play in case.plays()]
+    assert sorted(report.outcomes) == sorted(plays)
+    # Times are on the Rollout's schedule (one measurement a minute, the background's first after
+    # a minute, errors retried every 10 s), so they are exact where the fault is there from the start.
+    expected_seconds = {
+        "healthy (dev)": 180,  # a minute's pause, then three passing measurements a minute apart
+        "errors (dev)": 60,  # the step analysis's first measurement, after the pause
+        "errors (prod)": 120,  # the background's second failed measurement
+        "idle (prod)": 240,  # the background's fourth inconclusive measurement
+        "prometheus-down (dev)": 160,  # the fifth error in a row: 120, 130, ..., 160
+    }
+    for play, seconds in expected_seconds.items():
+        assert [o.seconds for o in report.outcomes[play]] == [seconds] * 3, play
+    # A breach that begins mid-rollout must fill part of the 2-minute rate window first.
+    late = next(case for case in CASES if case.breach_at)
+    for outcome in report.outcomes[late.plays()[0]]:
+        assert 60 <= outcome.seconds - late.breach_at <= 300
+    assert report.seconds < 300

@@ -29,19 +29,34 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
     (tmp_path / "platform/slo/slos.yaml").write_text((REPO_ROOT / "platform/slo/slos.yaml").read_text())
     assert main(["--root", str(tmp_path)]) == 0
     assert main(["--root", str(tmp_path), "--check"]) == 0
-    (tmp_path / "rollouts/analysis-error-rate.yaml").write_text("edited by hand\n")
+    (tmp_path / "rollouts/analysis-step.yaml").write_text("edited by hand\n")
     assert main(["--root", str(tmp_path), "--check"]) == 1
 
 
 def test_thresholds_come_from_the_slos() -> None:
     slo = load_slo(REPO_ROOT / "platform/slo/slos.yaml")
-    error_rate = (REPO_ROOT / "rollouts/analysis-error-rate.yaml").read_text()
-    latency = (REPO_ROOT / "rollouts/analysis-latency-p99.yaml").read_text()
-    assert f"result[0] <= {slo.canary_max_error_rate}" in error_rate
+    for path in ("rollouts/analysis-background.yaml", "rollouts/analysis-step.yaml"):
+        metrics = {m["name"]: m for m in yaml.safe_load((REPO_ROOT / path).read_text())["spec"]["metrics"]}
+        assert f"result[0] <= {slo.canary_max_error_rate}" in metrics["error-rate"]["successCondition"]
+        assert f"result[0] <= {slo.latency_threshold_seconds}" in metrics["latency-p99"]["successCondition"]
     assert slo.canary_max_error_rate == pytest.approx(
         (1 - slo.availability_target) * slo.canary_max_burn_rate
     )
-    assert f"result[0] <= {slo.latency_threshold_seconds}" in latency
+
+
+def test_the_judging_comes_from_the_slos() -> None:
+    policy = load_slo(REPO_ROOT / "platform/slo/slos.yaml").analysis
+    background = yaml.safe_load((REPO_ROOT / "rollouts/analysis-background.yaml").read_text())["spec"][
+        "metrics"
+    ]
+    step = yaml.safe_load((REPO_ROOT / "rollouts/analysis-step.yaml").read_text())["spec"]["metrics"]
+    for metric in background:
+        assert metric["failureLimit"] == policy.background_failures - 1
+        assert metric["inconclusiveLimit"] == policy.background_inconclusive - 1
+        assert "count" not in metric  # measures until the rollout ends
+    for metric in step:
+        assert metric["count"] == policy.step_measurements
+        assert (metric["failureLimit"], metric["inconclusiveLimit"]) == (0, 0)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +66,8 @@ def test_thresholds_come_from_the_slos() -> None:
         (("target: 0.999", "target: 1.5"), "availability target must be between"),
         (("max_burn_rate: 14.4", "max_burn_rate: 2000"), "canary max error rate"),
         (("service: classifier", "servic: classifier"), "missing or invalid field"),
+        (("    measurements: 3", "    measurements: 0"), "measurement counts must be at least 1"),
+        (("  interval: 1m", "  interval: a minute"), "is not a duration"),
         (("availability_target: 0.99", "availability_target: 1.5"), "classifier-dev availability target"),
     ],
 )

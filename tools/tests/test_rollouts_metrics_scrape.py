@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.drill_stack import stop_process
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import SCENARIOS, alert_rules
 
@@ -171,12 +172,7 @@ def scraping_prometheus(target: str, relabel_configs: list[dict[str, Any]], work
             )
             yield prometheus
         finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
             "AnalysisTemplate",
             ["spec", "metrics", 0, "successCondition"],
             "result[0] <= 0.0144",
-            "classifier-error-rate",
+            "classifier-canary-background",
         ),
         "successCondition does not guard against len(result) > 0 and !isNaN(result[0])",
     ),
@@ -141,9 +141,9 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
         "NaN unguarded failure",
         on(
             "AnalysisTemplate",
-            ["spec", "metrics", 0, "failureCondition"],
+            ["spec", "metrics", 1, "failureCondition"],
             "len(result) > 0 && result[0] > 0.3",
-            "classifier-latency-p99",
+            "classifier-canary-step",
         ),
         "failureCondition does not guard against !isNaN(result[0])",
     ),
@@ -153,7 +153,7 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
             "AnalysisTemplate",
             ["spec", "metrics", 0, "provider", "prometheus", "query"],
             "sum(rate(classifier_http_requests_total[2m]))",
-            "classifier-error-rate",
+            "classifier-canary-background",
         ),
         "the query does not select canary pods",
     ),
@@ -215,8 +215,8 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     ),
     (
         "wrong type in an AnalysisTemplate",
-        on("AnalysisTemplate", ["spec", "metrics", 0, "failureLimit"], [1], "classifier-error-rate"),
-        "AnalysisTemplate/classifier-error-rate: spec.metrics.0.failureLimit",
+        on("AnalysisTemplate", ["spec", "metrics", 0, "failureLimit"], [1], "classifier-canary-background"),
+        "AnalysisTemplate/classifier-canary-background: spec.metrics.0.failureLimit",
     ),
 ]
 

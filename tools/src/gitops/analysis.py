@@ -1,4 +1,7 @@
-"""Canary AnalysisTemplates generated from the SLOs.
+"""Canary AnalysisTemplates generated from the SLOs: one for the background analysis that runs
+all through a rollout, one for the step analysis that gates full promotion. Both measure the
+canary's error ratio and p99 latency; they differ in how measurements are judged
+(platform/slo/slos.yaml `canary`; the outcomes are those of gitops.analysis_model).
 
 Every condition is guarded: an empty result (no series yet) or NaN (no traffic: 0/0) makes
 neither the success nor the failure condition true, so the measurement is Inconclusive,
@@ -13,9 +16,33 @@ from gitops.slo import Slo
 
 CANARY_SELECTOR = ('namespace="{{args.namespace}}"', 'rollouts_pod_template_hash="{{args.canary-hash}}"')
 GUARD = "len(result) > 0 && !isNaN(result[0])"
+BACKGROUND = "classifier-canary-background"
+STEP = "classifier-canary-step"
+# Argo Rollouts' default (utils/defaults/defaults.go DefaultConsecutiveErrorLimit), written out:
+# the fifth error in a row (10 s apart, analysis.go DefaultErrorRetryInterval) ends a run Error.
+CONSECUTIVE_ERROR_LIMIT = 4
+OUTAGE_ERRORS = CONSECUTIVE_ERROR_LIMIT + 1
 
 
-def _template(name: str, metric: str, query: str, threshold: float, description: str) -> dict[str, Any]:
+def _measures(slo: Slo) -> list[tuple[str, str, float]]:
+    """(metric, PromQL, threshold): what a canary must stay within."""
+    selector = slo.selector(*CANARY_SELECTOR)
+    window = slo.rate_window
+    error_rate = (
+        f'(sum(rate(classifier_http_requests_total{{{selector},code=~"5.."}}[{window}])) or vector(0))\n'
+        f"/\nsum(rate(classifier_http_requests_total{{{selector}}}[{window}]))\n"
+    )
+    latency = (
+        f"histogram_quantile(0.99, sum by (le) (rate(classifier_http_request_duration_seconds_bucket"
+        f"{{{selector}}}[{window}])))\n"
+    )
+    return [
+        ("error-rate", error_rate, slo.canary_max_error_rate),
+        ("latency-p99", latency, slo.latency_threshold_seconds),
+    ]
+
+
+def _template(name: str, description: str, limits: dict[str, Any], slo: Slo) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisTemplate",
@@ -24,66 +51,70 @@ def _template(name: str, metric: str, query: str, threshold: float, description:
             "args": [
                 {"name": "canary-hash"},
                 {"name": "namespace"},
-                # 0 = measure until the rollout ends (background analysis); a step passes a count.
-                {"name": "measurements", "value": "0"},
+                {"name": "prometheus", "value": slo.prometheus_url},
             ],
             "metrics": [
                 {
                     "name": metric,
-                    "initialDelay": "1m",
-                    "interval": "1m",
-                    "count": "{{args.measurements}}",
-                    "failureLimit": 1,
-                    "inconclusiveLimit": 3,
-                    "consecutiveErrorLimit": 4,
+                    **limits,
                     "successCondition": f"{GUARD} && result[0] <= {threshold}",
                     "failureCondition": f"{GUARD} && result[0] > {threshold}",
                     "provider": {"prometheus": {"address": "{{args.prometheus}}", "query": query}},
                 }
+                for metric, query, threshold in _measures(slo)
             ],
         },
     }
 
 
-def error_rate_template(slo: Slo) -> dict[str, Any]:
-    selector = slo.selector(*CANARY_SELECTOR)
-    window = slo.rate_window
-    query = (
-        f'(sum(rate(classifier_http_requests_total{{{selector},code=~"5.."}}[{window}])) or vector(0))\n'
-        f"/\nsum(rate(classifier_http_requests_total{{{selector}}}[{window}]))\n"
-    )
-    return _with_prometheus(
-        _template(
-            "classifier-error-rate",
-            "error-rate",
-            query,
-            slo.canary_max_error_rate,
-            f"Canary 5xx ratio on the SLO routes must stay <= {slo.canary_max_error_rate} "
-            f"(error budget {slo.error_budget:g} x burn rate {slo.canary_max_burn_rate:g}).",
-        ),
-        slo,
+def _thresholds(slo: Slo) -> str:
+    return (
+        f"5xx ratio <= {slo.canary_max_error_rate} (error budget {slo.error_budget:g} x burn rate "
+        f"{slo.canary_max_burn_rate:g}) and p99 <= {slo.latency_threshold_seconds}s"
     )
 
 
-def latency_template(slo: Slo) -> dict[str, Any]:
-    selector = slo.selector(*CANARY_SELECTOR)
-    query = (
-        f"histogram_quantile(0.99, sum by (le) (rate(classifier_http_request_duration_seconds_bucket"
-        f"{{{selector}}}[{slo.rate_window}])))\n"
+def background_template(slo: Slo) -> dict[str, Any]:
+    """No count: measures until the rollout ends. Failed once `failures` measurements failed
+    (failureLimit = failures - 1: a metric fails when Failed > failureLimit, analysis/analysis.go)."""
+    policy = slo.analysis
+    limits = {
+        "initialDelay": policy.background_initial_delay,
+        "interval": policy.interval,
+        "failureLimit": policy.background_failures - 1,
+        "inconclusiveLimit": policy.background_inconclusive - 1,
+        "consecutiveErrorLimit": CONSECUTIVE_ERROR_LIMIT,
+    }
+    description = (
+        f"All through the rollout, every {policy.interval}: {_thresholds(slo)}. The "
+        f"{_ordinal(policy.background_failures)} failed measurement aborts, the "
+        f"{_ordinal(policy.background_inconclusive)} inconclusive one pauses, the {_ordinal(OUTAGE_ERRORS)} "
+        "Prometheus error in a row aborts."
     )
-    return _with_prometheus(
-        _template(
-            "classifier-latency-p99",
-            "latency-p99",
-            query,
-            slo.latency_threshold_seconds,
-            f"Canary p99 latency on the SLO routes must stay <= {slo.latency_threshold_seconds}s "
-            f"(the latency objective's threshold).",
-        ),
-        slo,
-    )
+    return _template(BACKGROUND, description, limits, slo)
 
 
-def _with_prometheus(template: dict[str, Any], slo: Slo) -> dict[str, Any]:
-    template["spec"]["args"].append({"name": "prometheus", "value": slo.prometheus_url})
-    return template
+def step_template(slo: Slo) -> dict[str, Any]:
+    """`measurements` measurements, each must pass: the first failure fails the run (failureLimit
+    0), the first inconclusive one makes it Inconclusive (inconclusiveLimit 0), so reaching the
+    count means every one passed. An error is retried and not counted (analysis/analysis.go
+    runMeasurements); only errors in a row end the run (Error)."""
+    policy = slo.analysis
+    limits = {
+        "count": policy.step_measurements,
+        "interval": policy.interval,
+        "failureLimit": 0,
+        "inconclusiveLimit": 0,
+        "consecutiveErrorLimit": CONSECUTIVE_ERROR_LIMIT,
+    }
+    description = (
+        f"Before full promotion: {policy.step_measurements} measurements {policy.interval} apart, each must "
+        f"pass: {_thresholds(slo)}. A failed one aborts, an inconclusive one (no data) pauses, the "
+        f"{_ordinal(OUTAGE_ERRORS)} Prometheus error in a row aborts."
+    )
+    return _template(STEP, description, limits, slo)
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"

@@ -1,233 +1,97 @@
-"""`gitops-drill` (`make drill`): prove the canary analysis stops a bad release.
+"""`gitops-drill` (`make drill`): prove the canary analysis decides as Argo Rollouts would.
 
-Starts a stable and four canary service processes (healthy, 5% injected errors, +400 ms
-injected latency, and one that gets no traffic), a real Prometheus scraping them with their
-pod-template-hash labels and loaded with the generated recording rules, and locust load.
-Then it renders the AnalysisTemplates from the dev environment, runs their queries through
-Prometheus's HTTP API for each canary's hash, evaluates their conditions as Argo Rollouts
-does, and checks the generated burn-rate alert's expression. Bounded to about two minutes;
-every process it starts is stopped, whatever happens.
+Each round starts canaries beside a stable service (healthy, 5% injected errors, +400 ms
+injected latency, one that gets no traffic, and one whose errors begin three minutes into its
+rollout), with a real Prometheus scraping them and locust load, then plays dev's and prod's
+Rollouts for them in compressed time (`rollout_sim`, every duration of the Rollout and its
+AnalysisTemplates divided by SPEEDUP): real measurements, judged run by run by
+`analysis_model` as argo-rollouts v1.8.3 judges them, and the Rollout's action. A last case
+stops Prometheus in the middle of a healthy canary's analysis. Every verdict (each run's phase
+and the Rollout's action) must come out the same in all rounds; every loaded canary must get
+enough requests per measurement window for its 1-in-20 fault to show; the burn-rate alert must
+fire for the erroring canary. Every process started is stopped, whatever happens.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
-import os
-import shutil
-import socket
-import subprocess
+import functools
+import http.client
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from gitops.analysis_eval import phase, render_args
+from gitops.drill_stack import ARTIFACT, Stack, Target, get_json, load, query
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import RULES
-from gitops.render import render
+from gitops.render import Manifest, render
+from gitops.rollout_sim import Measure, Outcome, simulate
 
-LOAD_SECONDS = 45
-ARTIFACT = REPO_ROOT / "artifacts" / "efficientnet-lite0" / "1"
+SPEEDUP = 12  # 1 minute of the Rollout is 5 seconds of the drill
+ROUNDS = 3
+TIMEOUT_SECONDS = 60
+RATE_WINDOW_SECONDS = 120  # the templates' `[2m]`, from platform/slo/slos.yaml
+# Traffic before the Rollout's clock starts, as a canary has after its setWeight step: one rate
+# window, so a process's first, cold requests are out of the window by its first measurement.
+WARMUP_SECONDS = RATE_WINDOW_SECONDS / SPEEDUP
+MIN_REQUESTS_PER_WINDOW = 20  # so that a window always holds one of a 1-in-20 fault's errors
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class Case:
     name: str
-    hash: str
     faults: dict[str, str]
-    loaded: bool = True
+    loaded: bool
+    expected: dict[str, str]  # environment whose Rollout is played -> what it must do
+    breach_at: float = 0.0  # Rollout seconds after the start when the fault begins
 
-    @property
-    def namespace(self) -> str:
-        return f"drill-{self.name}"
+    def plays(self) -> list[str]:
+        return [f"{self.name} ({environment})" for environment in self.expected]
 
 
-TARGETS = (
-    Target("stable", "stable0001", {}),
-    Target("healthy", "healthy0001", {}),
-    Target("errors", "errors00001", {"CLASSIFIER_FAULT_ERROR_RATE": "0.05"}),
-    Target("slow", "slow000001", {"CLASSIFIER_FAULT_LATENCY_MS": "400"}),
-    Target("idle", "idle000001", {}, loaded=False),
+ERRORS = {"CLASSIFIER_FAULT_ERROR_RATE": "0.05"}
+# dev's Rollout reaches its step analysis after one minute; prod's stays on its first step for
+# ten, so in prod a breach meets the background analysis alone.
+CASES = (
+    Case("healthy", {}, True, {"dev": "promoted"}),
+    Case("errors", ERRORS, True, {"dev": "aborted", "prod": "aborted"}),
+    Case("slow", {"CLASSIFIER_FAULT_LATENCY_MS": "400"}, True, {"dev": "aborted", "prod": "aborted"}),
+    Case("idle", {}, False, {"dev": "paused", "prod": "paused"}),
+    Case("errors-from-3m", ERRORS, True, {"prod": "aborted"}, breach_at=180.0),
 )
-# What the analysis must conclude for each canary (metric -> phase).
-EXPECTED = {
-    "healthy": {"error-rate": "Successful", "latency-p99": "Successful"},
-    "errors": {"error-rate": "Failed"},
-    "slow": {"latency-p99": "Failed"},
-    "idle": {"error-rate": "Inconclusive", "latency-p99": "Inconclusive"},
-}
+OUTAGE = Case("prometheus-down", {}, True, {"dev": "aborted"}, breach_at=90.0)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            if predicate():
-                return
-        time.sleep(0.25)
-    raise TimeoutError(f"gave up waiting for {what}")
-
-
-class Processes:
-    """Starts processes and stops every one of them on exit."""
-
-    def __init__(self) -> None:
-        self._started: list[subprocess.Popen[bytes]] = []
-
-    def start(self, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            command, env=os.environ | (env or {}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self._started.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self._started:
-            if process.poll() is None:
-                process.terminate()
-        for process in self._started:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@contextlib.contextmanager
-def running_drill(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """Services and Prometheus up; yields (Prometheus URL, target name -> service URL)."""
-    processes = Processes()
-    try:
-        urls = {}
-        for target in TARGETS:
-            port = _free_port()
-            urls[target.name] = f"http://127.0.0.1:{port}"
-            env = {
-                "CLASSIFIER_MODEL_DIR": str(ARTIFACT),
-                "CLASSIFIER_PORT": str(port),
-                "CLASSIFIER_INFERENCE_WORKERS": "1",
-                "CLASSIFIER_LOG_LEVEL": "warning",
-            } | target.faults
-            processes.start([sys.executable, "-m", "classifier"], env)
-        spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
-        for group in spec["groups"]:
-            # Evaluate as often as the drill scrapes: at the shipped interval the last
-            # recorded ratio could predate most of a 45 s load.
-            group["interval"] = "1s"
-        (workdir / "rules.yaml").write_text(yaml.safe_dump(spec))
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": ["rules.yaml"],
-            "scrape_configs": [
-                {
-                    "job_name": "classifier",
-                    "static_configs": [
-                        {
-                            "targets": [urls[t.name].removeprefix("http://")],
-                            "labels": {
-                                "namespace": t.namespace,
-                                "rollouts_pod_template_hash": t.hash,
-                                "pod": t.name,
-                            },
-                        }
-                        for t in TARGETS
-                    ],
-                }
-            ],
-        }
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        prometheus_port = _free_port()
-        prometheus = f"http://127.0.0.1:{prometheus_port}"
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError("prometheus not found: install Debian's prometheus package (.ci/run does)")
-        processes.start(
-            [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prometheus_port}"]
-        )  # fmt: skip
-        for name, url in urls.items():
-            _wait(lambda url=url: _get_json(f"{url}/v2/health/ready")["ready"], 90, f"{name} to be ready")
-        _wait(
-            lambda: len(query(prometheus, "up == 1")) == len(TARGETS),
-            60, "Prometheus to scrape every target",
-        )  # fmt: skip
-        yield prometheus, urls
-    finally:
-        processes.stop_all()
-
-
-def run_load(urls: dict[str, str], seconds: int) -> None:
-    loaded = ",".join(urls[t.name] for t in TARGETS if t.loaded)
-    subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "loadtests" / "drill_locustfile.py"),
-         "--headless", "--users", "8", "--spawn-rate", "8", "--run-time", f"{seconds}s", "--only-summary"],
-        env=os.environ | {"DRILL_TARGETS": loaded}, capture_output=True, check=False, timeout=seconds + 60,
-    )  # fmt: skip  # exit 1 is expected: the erroring canary's 500s are failures to locust
-
-
-def query(prometheus: str, promql: str) -> list[float]:
-    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-    result = _get_json(url)["data"]["result"]
-    return [float(item["value"][1]) for item in result]
-
-
-def analysis_templates() -> list[dict[str, Any]]:
-    return [m for m in render(REPO_ROOT / "environments" / "dev") if m["kind"] == "AnalysisTemplate"]
-
-
-def evaluate_canaries(prometheus: str) -> dict[str, dict[str, tuple[str, list[float]]]]:
-    """canary -> metric -> (phase, measured values), as Argo Rollouts would conclude."""
-    verdicts: dict[str, dict[str, tuple[str, list[float]]]] = {}
-    for target in TARGETS[1:]:
-        args = {"namespace": target.namespace, "canary-hash": target.hash, "prometheus": prometheus}
-        verdicts[target.name] = {}
-        for template in analysis_templates():
-            for metric in template["spec"]["metrics"]:
-                values = query(prometheus, render_args(metric["provider"]["prometheus"]["query"], args))
-                verdicts[target.name][metric["name"]] = (phase(metric, values), values)
-    return verdicts
-
-
-def burning_namespaces(prometheus: str, alert: str = "ClassifierAvailabilityBudgetBurn") -> set[str]:
-    spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
-    expr = next(r["expr"] for g in spec["groups"] for r in g["rules"] if r.get("alert") == alert)
-    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
-    return {item["metric"]["namespace"] for item in _get_json(url)["data"]["result"]}
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DrillReport:
-    verdicts: dict[str, dict[str, tuple[str, list[float]]]]
-    burning: set[str]
-    seconds: float
+    rounds: int
+    outcomes: dict[str, list[Outcome]] = field(default_factory=dict)  # "case (env)" -> one per round
+    requests_per_window: dict[str, list[float]] = field(default_factory=dict)  # case -> one per round
+    burning: set[str] = field(default_factory=set)
+    seconds: float = 0.0
 
     def problems(self) -> list[str]:
         found = []
-        for canary, expected in EXPECTED.items():
-            for metric, wanted in expected.items():
-                got = self.verdicts[canary][metric][0]
-                if got != wanted:
-                    found.append(f"{canary} canary: {metric} is {got}, expected {wanted}")
+        for case in (*CASES, OUTAGE):
+            for play, expected in zip(case.plays(), case.expected.values(), strict=True):
+                outcomes = self.outcomes.get(play, [])
+                actions = [o.action for o in outcomes]
+                if actions != [expected] * self.rounds:
+                    found.append(f"{play}: the Rollout {actions}, expected {expected} every round")
+                if len({o.phases for o in outcomes}) > 1:
+                    found.append(
+                        f"{play}: the runs' phases differ between rounds: {[o.phases for o in outcomes]}"
+                    )
+        for name, counts in self.requests_per_window.items():
+            if min(counts) < MIN_REQUESTS_PER_WINDOW:
+                found.append(f"{name}: only {min(counts):.0f} requests per window, too few to judge")
         if "drill-errors" not in self.burning:
             found.append("the availability burn-rate alert would not fire for the erroring canary")
         if self.burning & {"drill-healthy", "drill-stable", "drill-slow"}:
@@ -235,26 +99,147 @@ class DrillReport:
         return found
 
     def table(self) -> str:
-        lines = ["| canary | metric | measured | verdict |", "|---|---|---|---|"]
-        for canary, metrics in self.verdicts.items():
-            for metric, (verdict, values) in metrics.items():
-                shown = ", ".join("NaN" if math.isnan(v) else f"{v:.4g}" for v in values) or "(no data)"
-                lines.append(f"| {canary} | {metric} | {shown} | {verdict} |")
-        lines.append(f"\nAvailability burn-rate alert expression true for: {sorted(self.burning) or 'none'}")
+        """One line per case: the runs' phases, the Rollout's action, and when (Rollout time)."""
+        breaches = {play: case.breach_at for case in (*CASES, OUTAGE) for play in case.plays()}
+        lines = [
+            f"| canary | analysis runs (round 1) | Rollout | seconds after the start, {self.rounds} rounds "
+            "| seconds after the breach |",
+            "|---|---|---|---|---|",
+        ]
+        for play, outcomes in self.outcomes.items():
+            actions = " / ".join(sorted({o.action for o in outcomes}))
+            times = ", ".join(f"{o.seconds:.0f}" for o in outcomes)
+            since = (
+                ", ".join(f"{o.seconds - breaches[play]:.0f}" for o in outcomes) if breaches[play] else "-"
+            )
+            lines.append(f"| {play} | {'; '.join(outcomes[0].runs)} | {actions} | {times} | {since} |")
+        traffic = ", ".join(f"{n} {min(c):.0f}" for n, c in self.requests_per_window.items())
+        lines.append(
+            f"\nMeasurements: S successful, F failed, I inconclusive, E error. Time compressed {SPEEDUP}x "
+            f"(1 Rollout minute = {60 / SPEEDUP:g} s); the breach is when the fault starts, or Prometheus "
+            f"stops in {OUTAGE.name}.\nFewest requests per measurement window: {traffic}."
+            f"\nAvailability burn-rate alert expression true for: {sorted(self.burning) or 'none'}"
+        )
         return "\n".join(lines)
 
 
-def run_drill(load_seconds: int = LOAD_SECONDS) -> DrillReport:
+@functools.cache
+def environment_rollout(environment: str) -> tuple[Manifest, dict[str, Manifest]]:
+    """An environment's Rollout and AnalysisTemplates, as rendered."""
+    manifests = render(REPO_ROOT / "environments" / environment)
+    rollout = next(m for m in manifests if m["kind"] == "Rollout")
+    templates = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "AnalysisTemplate"}
+    return rollout, templates
+
+
+def measurer(prometheus: str) -> Measure:
+    """Measurements against a Prometheus that may go away."""
+
+    def measure(promql: str) -> tuple[list[float] | None, str | None]:
+        try:
+            return query(prometheus, promql), None
+        except (OSError, ValueError, KeyError, http.client.HTTPException) as error:  # an Error upstream too
+            return None, f"{type(error).__name__}: {error}"
+
+    return measure
+
+
+def play(prometheus: str, namespace: str, pod_hash: str, environment: str) -> Outcome:
+    rollout, templates = environment_rollout(environment)
+    args = {"canary-hash": pod_hash, "namespace": namespace, "prometheus": prometheus}
+    return simulate(rollout, templates, args, measurer(prometheus), SPEEDUP, TIMEOUT_SECONDS)
+
+
+def after(rollout_seconds: float, action: Callable[[], object]) -> threading.Timer:
+    """Do `action` that many Rollout seconds after now (a play starts now)."""
+    timer = threading.Timer(rollout_seconds / SPEEDUP, action)
+    timer.start()
+    return timer
+
+
+def requests_per_window(prometheus: str, target: Target, seconds: float) -> float:
+    """How many requests one measurement window held, on average over the play."""
+    selector = f'namespace="{target.namespace}",rollouts_pod_template_hash="{target.hash}"'
+    promql = f"sum(rate(classifier_http_requests_total{{{selector}}}[{max(1, round(seconds))}s]))"
+    rate = query(prometheus, promql)
+    return (rate[0] if rate else 0.0) * RATE_WINDOW_SECONDS / SPEEDUP
+
+
+def burning_namespaces(prometheus: str, alert: str = "ClassifierAvailabilityBudgetBurn") -> set[str]:
+    spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
+    expr = next(r["expr"] for g in spec["groups"] for r in g["rules"] if r.get("alert") == alert)
+    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+    return {item["metric"]["namespace"] for item in get_json(url)["data"]["result"]}
+
+
+def run_round(stack: Stack, stable: Target, number: int, report: DrillReport) -> None:
+    """Every case at once: a process per case (and a faulty spare for a late breach), and for the
+    outage case a Prometheus of its own, stopped during its analysis."""
+    canaries, spares = {}, {}
+    for case in (*CASES, OUTAGE):
+        clean = case.faults if not case.breach_at else {}
+        canaries[case.name] = stack.service(case.name, f"drill-{case.name}", f"{case.name}-r{number}", clean)
+        if case.breach_at and case.faults:
+            spare = f"{case.name}-spare"
+            spares[case.name] = stack.service(spare, f"drill-{spare}", f"{spare}-r{number}", case.faults)
+    stack.wait_ready([*canaries.values(), *spares.values()])
+    outage = stack.start_prometheus()
+    plays = [
+        (name, case, environment, outage.url if case is OUTAGE else stack.prometheus.url)
+        for case in (*CASES, OUTAGE)
+        for name, environment in zip(case.plays(), case.expected, strict=True)
+    ]
+    loaded = [canaries[case.name] for case in (*CASES, OUTAGE) if case.loaded]
+    with load([stable, *loaded, *spares.values()]):
+        time.sleep(WARMUP_SECONDS)
+        started = time.monotonic()
+        timers = [after(OUTAGE.breach_at, functools.partial(stack.stop, outage.process))] + [
+            after(case.breach_at, functools.partial(swap, stack, canaries[case.name], spares[case.name]))
+            for case in CASES
+            if case.name in spares
+        ]
+        with ThreadPoolExecutor(len(plays)) as pool:
+            outcomes = list(
+                pool.map(lambda p: play(p[3], f"drill-{p[1].name}", f"{p[1].name}-r{number}", p[2]), plays)
+            )
+        for timer in timers:
+            timer.cancel()
+        elapsed = time.monotonic() - started
+        for case in CASES:
+            if case.loaded:
+                target = next(t for t in stack.targets if t.hash == f"{case.name}-r{number}")
+                counted = requests_per_window(stack.prometheus.url, target, elapsed)
+                report.requests_per_window.setdefault(case.name, []).append(counted)
+        if number == 1:
+            report.burning = burning_namespaces(stack.prometheus.url)
+    for (name, _, _, _), outcome in zip(plays, outcomes, strict=True):
+        report.outcomes.setdefault(name, []).append(outcome)
+    stack.stop(outage.process)
+    stack.retire([*canaries.values(), *spares.values()])
+
+
+def swap(stack: Stack, clean: Target, faulty: Target) -> None:
+    """The breach begins: from now on the canary's revision is served by the faulty process."""
+    canary_namespace, canary_hash = clean.namespace, clean.hash
+    stack.relabel(clean, f"{clean.namespace}-retired", f"{clean.hash}-retired")
+    stack.relabel(faulty, canary_namespace, canary_hash)
+
+
+def run_drill(rounds: int = ROUNDS) -> DrillReport:
     started = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="drill-") as scratch,
-        running_drill(Path(scratch)) as (prometheus, urls),
-    ):
-        run_load(urls, load_seconds)
-        time.sleep(2)  # the last scrape and rule evaluation
-        return DrillReport(
-            evaluate_canaries(prometheus), burning_namespaces(prometheus), time.monotonic() - started
-        )
+    report = DrillReport(rounds)
+    with tempfile.TemporaryDirectory(prefix="drill-") as scratch:
+        stack = Stack(Path(scratch))
+        try:
+            stable = stack.service("stable", "drill-stable", "stable0001", {})
+            stack.start_prometheus()
+            stack.wait_ready([stable])
+            for number in range(1, rounds + 1):
+                run_round(stack, stable, number, report)
+        finally:
+            stack.stop_all()
+    report.seconds = time.monotonic() - started
+    return report
 
 
 def main() -> int:
@@ -266,9 +251,8 @@ def main() -> int:
     problems = report.problems()
     for problem in problems:
         print(f"FAILED: {problem}")
-    print(
-        f"drill finished in {report.seconds:.0f} s: {'all as expected' if not problems else 'problems above'}"
-    )
+    verdict = "every verdict as expected in every round" if not problems else "problems above"
+    print(f"drill finished in {report.seconds:.0f} s: {verdict}")
     return 1 if problems else 0
 
 

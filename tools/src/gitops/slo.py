@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from gitops.durations import duration_seconds
+
 # The request-duration histogram's bucket bounds (services/classifier/.../metrics.py): the
 # latency threshold must be one of them, or the SLI would be interpolated, not counted.
 LATENCY_BUCKETS = (
@@ -23,6 +25,18 @@ class SloError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class AnalysisPolicy:
+    """How the canary's measurements are judged: the step analysis before full promotion and the
+    background analysis all through the rollout (see platform/slo/slos.yaml)."""
+
+    interval: str
+    step_measurements: int
+    background_initial_delay: str
+    background_failures: int
+    background_inconclusive: int
+
+
+@dataclass(frozen=True, slots=True)
 class Slo:
     service: str
     routes: tuple[str, ...]
@@ -33,6 +47,7 @@ class Slo:
     canary_max_burn_rate: float
     prometheus_url: str
     rate_window: str
+    analysis: AnalysisPolicy
     # namespace -> (availability target, latency target), where they differ from the defaults
     overrides: dict[str, tuple[float, float]]
 
@@ -66,6 +81,13 @@ def load_slo(path: Path) -> Slo:
             canary_max_burn_rate=float(raw["canary"]["max_burn_rate"]),
             prometheus_url=raw["canary"]["prometheus"],
             rate_window=raw["canary"]["rate_window"],
+            analysis=AnalysisPolicy(
+                interval=str(raw["canary"]["interval"]),
+                step_measurements=int(raw["canary"]["step"]["measurements"]),
+                background_initial_delay=str(raw["canary"]["background"]["initial_delay"]),
+                background_failures=int(raw["canary"]["background"]["failures"]),
+                background_inconclusive=int(raw["canary"]["background"]["inconclusive"]),
+            ),
             overrides={
                 namespace: (
                     float(values.get("availability_target", raw["objectives"]["availability"]["target"])),
@@ -87,6 +109,15 @@ def load_slo(path: Path) -> Slo:
             f"{path}: latency threshold {slo.latency_threshold_seconds}s is not a histogram bucket bound "
             f"{LATENCY_BUCKETS}"
         )
+    policy = slo.analysis
+    counts = [policy.step_measurements, policy.background_failures, policy.background_inconclusive]
+    if min(counts) < 1:
+        raise SloError(f"{path}: the canary's measurement counts must be at least 1, got {counts}")
+    for duration in (policy.interval, policy.background_initial_delay, slo.rate_window):
+        try:
+            duration_seconds(duration)
+        except ValueError:
+            raise SloError(f"{path}: {duration!r} is not a duration like 30s, 1m or 1m30s") from None
     if slo.canary_max_error_rate >= 1.0:
         raise SloError(f"{path}: canary max error rate {slo.canary_max_error_rate} is not below 1")
     return slo

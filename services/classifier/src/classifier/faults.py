@@ -4,8 +4,9 @@ Off by default. It exists so a drill can prove that a bad release is aborted by 
 canary analysis; a non-zero setting is logged loudly at start-up and exported as a metric.
 
 Errors are spread evenly rather than drawn at random: with rate 0.05 exactly one request in
-twenty fails, starting with the first. A drill sees a few hundred requests per canary, and a
-random draw that small lands below an alert threshold often enough to make drills flaky.
+twenty fails, starting with the first. A drill's measurement window holds a few dozen
+requests per canary, and a random draw that small lands below a threshold often enough to make
+drills flaky; evenly spread, any twenty requests in a row hold one error.
 """
 
 from __future__ import annotations

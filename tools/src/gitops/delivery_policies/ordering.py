@@ -23,6 +23,7 @@ from gitops.delivery_policies.base import (
     rule,
     synced_objects,
 )
+from gitops.durations import duration_seconds
 from gitops.policies import Problem
 from gitops.render import Manifest, describe
 from gitops.schemas import CRD_GROUPS
@@ -62,10 +63,9 @@ def retry_seconds(app: Application) -> float:
 
 
 def _seconds(value: Any) -> float:
-    """A Go duration ("15s", "3m", "1h30m", "500ms"); a bare number is seconds (Argo CD's Backoff)."""
-    units = {"": 1, "ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    found = re.findall(r"(\d+(?:\.\d+)?)(ms|[smh]?)", str(value))
-    return sum(float(number) * units[unit] for number, unit in found)
+    """Argo CD's Backoff durations: a Go duration, or a bare number of seconds."""
+    text = str(value)
+    return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else duration_seconds(text) or 0.0
 
 
 def ancestry(delivery: Delivery, app: Application) -> list[tuple[str, int]]:

@@ -1,0 +1,236 @@
+"""The drill's real parts: classifier service processes, a Prometheus that scrapes them (its
+targets and their labels in a file it watches, so canaries come and go), and locust load.
+Every process started is stopped on exit, whatever happens."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.paths import REPO_ROOT
+from gitops.promtool_tests import RULES
+
+ARTIFACT = REPO_ROOT / "artifacts" / "efficientnet-lite0" / "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Prometheus:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A classifier process as Prometheus sees a pod: its namespace and pod-template hash."""
+
+    name: str
+    namespace: str
+    hash: str
+    url: str
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get_json(url: str, timeout: float = 10) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if predicate():
+                return
+        time.sleep(0.25)
+    raise TimeoutError(f"gave up waiting for {what}")
+
+
+def query(prometheus: str, promql: str) -> list[float]:
+    """An instant query's values; raises on any failure, as a Prometheus provider would error."""
+    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    answer = get_json(url, timeout=5)
+    if answer.get("status") != "success" or answer["data"]["resultType"] != "vector":
+        raise ValueError(f"unexpected answer: {str(answer)[:200]}")
+    return [float(item["value"][1]) for item in answer["data"]["result"]]
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within the grace period."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _ready(target: Target) -> bool:
+    return bool(get_json(f"{target.url}/v2/health/ready")["ready"])
+
+
+class Stack:
+    """Processes of one drill, stopped together."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._main: Prometheus | None = None
+        self.targets: list[Target] = []
+        self._process_of: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def prometheus(self) -> Prometheus:
+        """The first Prometheus started: the one every case but an outage is measured with."""
+        if self._main is None:
+            raise RuntimeError("no Prometheus started yet")
+        return self._main
+
+    def start(self, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            command, env=os.environ | (env or {}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        stop_process(process)
+
+    def stop_all(self) -> None:
+        for process in self._processes:
+            self.stop(process)
+
+    def service(self, name: str, namespace: str, pod_hash: str, faults: dict[str, str]) -> Target:
+        """A classifier process, ready, and scraped by Prometheus as a pod of `namespace`."""
+        port = free_port()
+        env = {
+            "CLASSIFIER_MODEL_DIR": str(ARTIFACT),
+            "CLASSIFIER_PORT": str(port),
+            "CLASSIFIER_INFERENCE_WORKERS": "1",
+            "CLASSIFIER_LOG_LEVEL": "warning",
+        } | faults
+        process = self.start([sys.executable, "-m", "classifier"], env)
+        target = Target(name, namespace, pod_hash, f"http://127.0.0.1:{port}")
+        self._process_of[target.url] = process
+        self.targets.append(target)
+        return target
+
+    def wait_ready(self, targets: list[Target]) -> None:
+        """Each process ready, and scraped by Prometheus."""
+        for target in targets:
+            wait_for(functools.partial(_ready, target), 90, target.name)
+        self._write_targets()
+        expected = {t.url.removeprefix("http://") for t in targets}
+        wait_for(
+            lambda: expected <= {r["metric"]["instance"] for r in self._up()}, 60, "the new targets' scrape"
+        )
+
+    def relabel(self, target: Target, namespace: str, pod_hash: str) -> Target:
+        """The same process, scraped from now on as a pod of another namespace and revision."""
+        moved = replace(target, namespace=namespace, hash=pod_hash)
+        self.targets[self.targets.index(target)] = moved
+        self._write_targets()
+        return moved
+
+    def retire(self, targets: list[Target]) -> None:
+        """Stop these processes (by URL, whatever they are labelled now) and stop scraping them."""
+        urls = {target.url for target in targets}
+        for url in urls:
+            self.stop(self._process_of.pop(url))
+        self.targets = [t for t in self.targets if t.url not in urls]
+        self._write_targets()
+
+    def _up(self, server: Prometheus | None = None) -> list[dict[str, Any]]:
+        answer = get_json(
+            f"{(server or self.prometheus).url}/api/v1/query?{urllib.parse.urlencode({'query': 'up == 1'})}"
+        )
+        return list(answer["data"]["result"])
+
+    def _write_targets(self) -> None:
+        groups = [
+            {
+                "targets": [t.url.removeprefix("http://")],
+                "labels": {"namespace": t.namespace, "rollouts_pod_template_hash": t.hash, "pod": t.name},
+            }
+            for t in self.targets
+        ]
+        staged = self.workdir / "targets.json.new"
+        staged.write_text(json.dumps(groups))
+        staged.replace(self.workdir / "targets.json")
+
+    def start_prometheus(self) -> Prometheus:
+        """A Prometheus with the generated rules (evaluated every second), scraping every second
+        the targets in targets.json. The first one started is the stack's `prometheus`."""
+        spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
+        for group in spec["groups"]:
+            group["interval"] = "1s"
+        (self.workdir / "rules.yaml").write_text(yaml.safe_dump(spec))
+        self._write_targets()
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": ["rules.yaml"],
+            "scrape_configs": [
+                {
+                    "job_name": "classifier",
+                    "file_sd_configs": [
+                        {"files": [str(self.workdir / "targets.json")], "refresh_interval": "1s"}
+                    ],
+                }
+            ],
+        }
+        (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError("prometheus not found: install Debian's prometheus package (.ci/run does)")
+        port = free_port()
+        tsdb = self.workdir / f"tsdb-{port}"
+        process = self.start(
+            [binary, f"--config.file={self.workdir / 'prometheus.yml'}", f"--storage.tsdb.path={tsdb}",
+             f"--web.listen-address=127.0.0.1:{port}"]
+        )  # fmt: skip
+        server = Prometheus(f"http://127.0.0.1:{port}", process)
+        self._main = self._main or server
+        scraped = {t.url.removeprefix("http://") for t in self.targets}
+        wait_for(
+            lambda: scraped <= {r["metric"]["instance"] for r in self._up(server)}, 60, "Prometheus to scrape"
+        )
+        return server
+
+
+@contextlib.contextmanager
+def load(targets: list[Target], users: int = 8) -> Iterator[None]:
+    """locust against `targets` (real photos) until the block ends."""
+    urls = ",".join(t.url for t in targets)
+    command = [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "loadtests" / "drill_locustfile.py"),
+               "--headless", "--users", str(users), "--spawn-rate", str(users), "--only-summary"]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env=os.environ | {"DRILL_TARGETS": urls},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        stop_process(process, grace_seconds=30)

@@ -1,0 +1,175 @@
+"""A Rollout's canary as Argo Rollouts runs it, in compressed time, for the drill.
+
+The background analysis runs from the first step; the steps' pauses wait and their analyses
+run; after each measurement the metric's and the run's phases are assessed and the Rollout acts
+on a finished run (`gitops.analysis_model`, which mirrors argo-rollouts v1.8.3): it aborts on
+Failed or Error, cancelling the other runs; pauses on Inconclusive; a step run's Successful moves
+to the next step; after the last step it is promoted and the background run is terminated.
+Every measurement is real: `measure` queries a real Prometheus. Durations (initialDelay,
+interval, pauses, the queries' range windows) are divided by `speedup`; every time reported is
+the Rollout's own, on the schedule upstream keeps (a measurement due at 60 s counts at 60 s).
+Left out: a setWeight waiting for the canary to be available, and the background run measuring
+on through the final scale-up (`IsFullyPromoted`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops.analysis_eval import render_args
+from gitops.analysis_model import (
+    COMPLETED,
+    MetricResult,
+    MetricSpec,
+    assess_metric,
+    assess_run,
+    measurement_phase,
+    record,
+    rollout_action,
+)
+from gitops.durations import duration_seconds
+from gitops.render import Manifest
+
+# A rendered PromQL query -> (values, None), or (None, the error) when Prometheus failed.
+Measure = Callable[[str], tuple[list[float] | None, str | None]]
+TICK_SECONDS = 0.02
+# A measurement that errored is retried after 10 s, not after the metric's interval
+# (argo-rollouts v1.8.3 analysis/analysis.go DefaultErrorRetryInterval, generateMetricTasks).
+ERROR_RETRY_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class Run:
+    kind: str  # Background or Step
+    specs: list[MetricSpec]
+    queries: dict[str, str]
+    due: dict[str, float]  # metric -> when (Rollout seconds) its next measurement is due
+    results: dict[str, MetricResult] = field(default_factory=dict)
+    phase: str = "Running"
+    decided_at: float | None = None
+
+    def summary(self) -> str:
+        shown = ", ".join(
+            f"{name} {''.join(p[0] for p in r.measurements)}" for name, r in self.results.items()
+        )
+        return f"{self.kind} {self.phase} ({shown})"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: str  # promoted, aborted, paused, or unfinished
+    seconds: float  # after the canary started, in the Rollout's own time
+    runs: tuple[str, ...]  # each run's kind, phase and measurements (S, F, I, E)
+    phases: tuple[tuple[str, str], ...]  # (kind, phase) of each run: the verdicts that must agree
+
+
+def scale_windows(query: str, speedup: float) -> str:
+    """Range selectors shrink with the clock: `[2m]` at 20x is `[6s]`."""
+
+    def scaled(match: re.Match[str]) -> str:
+        seconds = duration_seconds(match.group(1)) or 0.0
+        return f"[{max(1, round(seconds / speedup))}s]"
+
+    return re.sub(r"\[(\d+(?:ms|[smh])(?:\d+(?:ms|[smh]))*)\]", scaled, query)
+
+
+def start_run(
+    kind: str,
+    analysis: dict[str, Any],
+    templates: dict[str, Manifest],
+    args: dict[str, str],
+    now: float,
+    speedup: float,
+) -> Run:
+    """An AnalysisRun from a Rollout's `analysis` block: its templates' metrics (and dry-run
+    rules), with the templates' arg defaults, then the Rollout's args (resolved by the caller),
+    as upstream merges them (utils/analysis/factory.go)."""
+    specs, queries, due = [], {}, {}
+    for ref in analysis.get("templates", []):
+        template = templates[ref["templateName"]]
+        values = {a["name"]: str(a["value"]) for a in template["spec"].get("args", []) if "value" in a} | args
+        dry_run = {rule["metricName"] for rule in template["spec"].get("dryRun", [])}
+        for metric in template["spec"]["metrics"]:
+            spec = MetricSpec.from_template(metric, values, dry_run)
+            specs.append(spec)
+            queries[spec.name] = scale_windows(
+                render_args(metric["provider"]["prometheus"]["query"], values), speedup
+            )
+            due[spec.name] = now + spec.initial_delay_seconds
+    return Run(kind, specs, queries, due, {s.name: MetricResult(s.name) for s in specs})
+
+
+def measure_due(run: Run, now: float, measure: Measure) -> None:
+    """Take every measurement that is due, then assess each metric and the run."""
+    for spec in run.specs:
+        result, due = run.results[spec.name], run.due[spec.name]
+        if result.phase in COMPLETED or due > now:
+            continue
+        values, error = measure(run.queries[spec.name])
+        phase = measurement_phase(spec, values, error)
+        result = record(spec, result, phase)
+        run.results[spec.name] = replace(result, phase=assess_metric(spec, result))
+        run.due[spec.name] = due + (ERROR_RETRY_SECONDS if phase == "Error" else spec.interval_seconds or 0)
+        run.decided_at = due
+    run.phase = assess_run(run.specs, list(run.results.values()))
+
+
+def simulate(
+    rollout: Manifest,
+    templates: dict[str, Manifest],
+    args: dict[str, str],
+    measure: Measure,
+    speedup: float,
+    timeout_seconds: float,
+) -> Outcome:
+    """Play the canary strategy against live measurements until the Rollout promotes, aborts or
+    pauses. `args` resolves the Rollout's analysis args (canary-hash, namespace, prometheus)."""
+    canary = rollout["spec"]["strategy"]["canary"]
+    started = time.monotonic()
+    runs: list[Run] = []
+    if canary.get("analysis"):
+        runs.append(start_run("Background", canary["analysis"], templates, args, 0.0, speedup))
+    steps, index, step_run, pause_until, clock = list(canary.get("steps", [])), 0, None, None, 0.0
+
+    def outcome(action: str, at: float, *, cancel: bool = False) -> Outcome:
+        for run in runs:  # an abort cancels every run (rollout/analysis.go reconcileAnalysisRuns)
+            if cancel and run.phase not in COMPLETED:
+                run.phase = assess_run(run.specs, list(run.results.values()), terminating=True)
+        return Outcome(action, at, tuple(r.summary() for r in runs), tuple((r.kind, r.phase) for r in runs))
+
+    while time.monotonic() - started < timeout_seconds:
+        now = (time.monotonic() - started) * speedup
+        while step_run is None and pause_until is None and index < len(steps):
+            step = steps[index]
+            if "pause" in step:
+                if "duration" not in (step["pause"] or {}):
+                    return outcome("paused", clock)  # an indefinite pause waits for a person
+                pause_until = clock + (duration_seconds(str(step["pause"]["duration"])) or 0.0)
+            elif "analysis" in step:
+                step_run = start_run("Step", step["analysis"], templates, args, clock, speedup)
+                runs.append(step_run)
+            else:
+                index += 1  # setWeight and the like change nothing measurable here
+        if pause_until is not None and now >= pause_until:
+            clock, pause_until, index = pause_until, None, index + 1
+            continue
+        for run in runs:
+            if run.phase not in COMPLETED:
+                measure_due(run, now, measure)
+        for run in runs:
+            action = rollout_action(run.kind, run.phase) if run.phase in COMPLETED else "keep-running"
+            at = run.decided_at or clock
+            if action == "abort":
+                return outcome("aborted", at, cancel=True)
+            if action == "pause":
+                return outcome("paused", at)
+            if action == "continue" and run is step_run:
+                clock, step_run, index = at, None, index + 1
+        if step_run is None and pause_until is None and index >= len(steps):
+            return outcome("promoted", clock, cancel=True)  # promotion terminates the background run
+        time.sleep(TICK_SECONDS)
+    return outcome("unfinished", (time.monotonic() - started) * speedup)
