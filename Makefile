@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help system-packages setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill loadtest cluster-up cluster-down cost clean
+.PHONY: help system-packages setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -109,6 +109,9 @@ cluster-down: ## delete the local kind cluster
 
 drill: model ## canary drill: real Prometheus and locust, whole AnalysisRuns in compressed time, three agreeing rounds
 	$(BIN)/gitops-drill
+
+alert-drill: system-packages $(SETUP_STAMP) ## alert delivery: real Prometheus and Alertmanager, each failure's page timed to the pager
+	$(BIN)/gitops-alert-drill
 
 loadtest: model ## locust scenario against a local service: make loadtest SCENARIO=smoke [HOST=http://...]
 	$(BIN)/python loadtests/run.py $(SCENARIO) $(if $(HOST),--host $(HOST))

@@ -41,6 +41,12 @@ helm install argocd argo/argo-cd -n argocd --create-namespace --version "${ARGO_
 kubectl create namespace platform-secrets
 kubectl create secret generic classifier-api-tokens -n platform-secrets \
   --from-literal=tokens="$(openssl rand -hex 24)"
+# Alertmanager's receivers (platform/alerts/externalsecret-alertmanager.yaml), placeholders that
+# reach no one: PagerDuty refuses a routing key that is not one of its 32-character keys, and the
+# .invalid domain never resolves (RFC 2606). Put real ones in the store to be paged.
+kubectl create secret generic alertmanager-receivers -n platform-secrets \
+  --from-literal=pagerduty-routing-key=local-cluster-placeholder \
+  --from-literal=slack-webhook-url=https://chat.invalid/local-cluster-placeholder
 kubectl apply -f cluster/secret-store-access.yaml
 
 LOCAL_IMAGE="${images[0]:-}" cluster/bootstrap-application.sh | kubectl apply -f -

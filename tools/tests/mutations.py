@@ -562,4 +562,13 @@ MUTATIONS = [
         replace("rollouts/analysis-step.yaml", "    interval: 1m\n", "    interval: '60'\n"),
         "dev: AnalysisTemplate/classifier-canary-step metric error-rate: cannot be checked: time: invalid duration",
     ),
+    Mutation(
+        "an autoscaler trigger on CPU, with no metrics-server to read it",
+        replace(
+            "rollouts/scaledobject.yaml",
+            '        threshold: "8"\n',
+            '        threshold: "8"\n    - type: cpu\n      metricType: Utilization\n      metadata:\n        value: "75"\n',
+        ),
+        "classifier-prod: ScaledObject/classifier: its cpu trigger reads the resource metrics API",
+    ),
 ]

@@ -1,5 +1,7 @@
 """Every alert has promtool unit tests that pass: it fires when it should and stays quiet on
-healthy or noisy input. Every alert has a summary, a description and an existing runbook."""
+healthy or noisy input, on series shaped as their exporters write them (cited in the scenarios).
+Every alert has a summary, a description and an existing runbook; only the burn-rate alerts page
+in an environment that pages nobody; `promtool check rules` finds nothing to lint."""
 
 from __future__ import annotations
 
@@ -7,17 +9,39 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from gitops.alerts import RUNBOOK_BASE
-from gitops.paths import REPO_ROOT
-from gitops.promtool_tests import RULES, alert_rules, coverage, promtool_test_file
+from gitops.alerts import GPU_FOR_MINUTES, GPU_WINDOW_MINUTES, RUNBOOK_BASE, THIRD_PARTY_METRICS
+from gitops.durations import duration_seconds
+from gitops.paths import ENVIRONMENTS, REPO_ROOT, namespace
+from gitops.promtool_tests import (
+    RULES,
+    SCENARIOS,
+    alert_rules,
+    alert_variants,
+    coverage,
+    promtool_test_file,
+    rule_for,
+)
+from gitops.slo import load_slo
 
 # The `phase` values argo-rollouts v1.8.3 exports: controller/metrics/rollouts.go (RolloutPhase,
 # calculatePhase) and pkg/apis/rollouts/v1alpha1/analysis_types.go (AnalysisPhase).
 ROLLOUT_PHASES = {"Progressing", "Paused", "Completed", "Abort", "Error", "Timeout", "InvalidSpec"}
 ANALYSIS_PHASES = {"Pending", "Running", "Successful", "Failed", "Error", "Inconclusive"}
+# kube-state-metrics v2.16.0 internal/store/utils.go addConditionMetrics (conditionStatuses).
+CONDITIONS = {"true", "false", "unknown"}
+# Labels the scrape adds to an exporter's own: prometheus-operator v0.83.0 pkg/prometheus/promcfg.go
+# (generateServiceMonitorConfig), the classifier ServiceMonitor's podTargetLabels, and
+# exported_namespace where a target's namespace meets the Argo Rollouts controller's own.
+TARGET_LABELS = {
+    "job", "instance", "namespace", "pod", "container", "service", "endpoint", "rollouts_pod_template_hash",
+    "exported_namespace",
+}  # fmt: skip
+_SERIES = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$")
+_LABEL_PAIR = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 def promtool() -> str:
@@ -30,8 +54,12 @@ def test_rules_file_is_valid(tmp_path: Path) -> None:
     spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))
     result = subprocess.run(
-        [promtool(), "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True
+        [promtool(), "check", "rules", "--lint=all", "--lint-fatal", str(tmp_path / "rules.yaml")],
+        capture_output=True,
+        text=True,
     )
+    # --lint-fatal: duplicate rules (the same name and labels, as two variants without a label
+    # telling them apart) exit 3 instead of printing a warning under SUCCESS.
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -67,11 +95,130 @@ def test_every_alert_is_documented_and_has_a_runbook() -> None:
 
 def test_rollout_alerts_match_only_phases_argo_rollouts_exports() -> None:
     """The metrics' phases differ from the Rollout's status.phase (Degraded): a wrong one never fires."""
-    rules = alert_rules(REPO_ROOT)
-    for alert, metric, exported in (
-        ("ClassifierRolloutAborted", "rollout_info", ROLLOUT_PHASES),
-        ("ClassifierCanaryAnalysisFailing", "analysis_run_metric_phase", ANALYSIS_PHASES),
-    ):
-        matched = re.search(rf'{metric}\{{[^}}]*phase=~?"([^"]+)"', rules[alert]["expr"])
-        assert matched, f"{alert} does not select {metric} by phase"
-        assert set(matched.group(1).split("|")) <= exported, f"{alert}: {matched.group(1)}"
+    exported = {"rollout_info": ROLLOUT_PHASES, "analysis_run_metric_phase": ANALYSIS_PHASES}
+    selected: set[str] = set()
+    for name, variants in alert_variants(REPO_ROOT).items():
+        for rule in variants:
+            for metric, phases in re.findall(
+                r'(rollout_info|analysis_run_metric_phase)\{[^}]*phase=~?"([^"]+)"', rule["expr"]
+            ):
+                assert set(phases.split("|")) <= exported[metric], f"{name}: {metric} phase {phases}"
+                selected.add(name)
+    assert {"ClassifierRolloutAborted", "ClassifierCanaryAnalysisFailing"} <= selected
+
+
+def scenario_texts() -> list[str]:
+    """Each scenario's text, from the comment lines right above its `- name:` to the next one's."""
+    lines = (REPO_ROOT / SCENARIOS).read_text().splitlines()
+    starts = [index for index, line in enumerate(lines) if line.startswith("- name:")]
+    begins = []
+    for start in starts:
+        begin = start
+        while begin > 0 and lines[begin - 1].startswith("#"):
+            begin -= 1
+        begins.append(begin)
+    return ["\n".join(lines[begin:end]) for begin, end in zip(begins, [*begins[1:], len(lines)], strict=True)]
+
+
+def comments(text: str) -> str:
+    """The comments of a YAML text as one line, so a citation may wrap."""
+    found = [line.split("#", 1)[1].strip() for line in text.splitlines() if line.lstrip().startswith("#")]
+    return " ".join(found)
+
+
+def third_party_metrics_in(expr: str) -> set[str]:
+    return {metric for metric in THIRD_PARTY_METRICS if re.search(rf"\b{metric}\s*[{{\[]", expr)}
+
+
+def test_every_third_party_series_cites_its_exporter() -> None:
+    """Issue #14, item 4: a scenario that feeds another program's metrics, or checks an alert that
+    reads them, names in a comment the file their label names and values were taken from."""
+    scenarios = yaml.safe_load((REPO_ROOT / SCENARIOS).read_text())
+    texts = scenario_texts()
+    assert [text.split("- name: ", 1)[1].splitlines()[0] for text in texts] == [s["name"] for s in scenarios]
+    variants = alert_variants(REPO_ROOT)
+    cited = 0
+    for scenario, text in zip(scenarios, texts, strict=True):
+        fed = {item["series"].partition("{")[0] for item in scenario["input_series"]}
+        read = {
+            metric
+            for check in scenario["checks"]
+            for rule in variants[check["alert"]]
+            for metric in third_party_metrics_in(rule["expr"])
+        }
+        for metric in sorted((fed & set(THIRD_PARTY_METRICS)) | read):
+            source = THIRD_PARTY_METRICS[metric].source
+            assert source in comments(text), f"{scenario['name']}: {metric} needs a comment citing {source}"
+            cited += 1
+    assert cited > 0
+
+
+def test_the_citation_check_refuses_a_scenario_without_one() -> None:
+    scenario = '- name: x\n  input_series:\n    - series: up{job="classifier"}\n'
+    assert THIRD_PARTY_METRICS["up"].source not in comments(scenario)
+    assert THIRD_PARTY_METRICS["up"].source in comments(
+        f"# from {THIRD_PARTY_METRICS['up'].source}\n{scenario}"
+    )
+
+
+def test_third_party_series_have_only_their_exporters_labels() -> None:
+    """Label names as the exporter writes them (plus the scrape's target labels); the enumerated
+    values (a Rollout's or a run's phase, a pod condition) among those the exporter can write."""
+    values = {"phase": ROLLOUT_PHASES | ANALYSIS_PHASES, "condition": CONDITIONS}
+    for scenario in yaml.safe_load((REPO_ROOT / SCENARIOS).read_text()):
+        for item in scenario["input_series"]:
+            matched = _SERIES.match(item["series"])
+            assert matched, item["series"]
+            metric, labels = matched.group(1), dict(_LABEL_PAIR.findall(matched.group(2)))
+            if metric not in THIRD_PARTY_METRICS:
+                continue
+            unknown = set(labels) - set(THIRD_PARTY_METRICS[metric].labels) - TARGET_LABELS
+            assert not unknown, f"{scenario['name']}: {metric} has no labels {unknown}"
+            for label, allowed in values.items():
+                if label in labels:
+                    assert labels[label] in allowed, f"{scenario['name']}: {metric} {label}={labels[label]}"
+
+
+def severity_in(variants: list[dict[str, Any]], ns: str) -> str | None:
+    """The severity an alert has in a namespace; None where no variant covers it (no traffic alert
+    where traffic may stop)."""
+    try:
+        return str(rule_for(variants, {"namespace": ns})["labels"]["severity"])
+    except ValueError:
+        return None
+
+
+def test_only_burn_rate_alerts_page_where_the_environment_pages_nobody() -> None:
+    """Issue #14, item 8: dev's pods, rollouts, saturation and silence open tickets."""
+    slo = load_slo(REPO_ROOT / "platform/slo/slos.yaml")
+    quiet = [ns for ns, policy in slo.alerting.items() if not policy.pages]
+    assert quiet == ["classifier-dev"]
+    for name, variants in alert_variants(REPO_ROOT).items():
+        burn_rate = name.removesuffix("Slow").endswith("BudgetBurn")
+        for ns in quiet:
+            assert severity_in(variants, ns) in {"ticket", None} or burn_rate, f"{name} pages in {ns}"
+        paging = {severity_in(variants, ns) for ns in ("classifier-staging", "classifier-prod")} - {None}
+        assert len(paging) == 1, f"{name}: staging and prod differ: {paging}"
+
+
+def test_the_alerting_policy_names_every_environment() -> None:
+    """absent() needs each namespace spelt out: one slos.yaml forgot is never noticed silent."""
+    slo = load_slo(REPO_ROOT / "platform/slo/slos.yaml")
+    declared = {
+        yaml.safe_load((REPO_ROOT / "environments" / env / "kustomization.yaml").read_text())["namespace"]
+        for env in ENVIRONMENTS
+    }
+    assert set(slo.alerting) == declared == {namespace(env) for env in ENVIRONMENTS}
+    absent = "\n".join(rule["expr"] for rule in alert_variants(REPO_ROOT)["ClassifierMetricsAbsent"])
+    for ns in declared:
+        assert f'absent(up{{job="classifier",namespace="{ns}"}})' in absent
+
+
+def test_the_gpu_alert_says_how_long_it_waits() -> None:
+    """Issue #14, item 8: the averaging window plus `for` is the real delay, and the text says so."""
+    rule = alert_rules(REPO_ROOT)["ClassifierGpuSaturated"]
+    window = re.search(r"avg_over_time\(\w+\[(\w+)\]\)", rule["expr"])
+    assert window
+    minutes = ((duration_seconds(window.group(1)) or 0) + (duration_seconds(rule["for"]) or 0)) / 60
+    assert minutes == GPU_WINDOW_MINUTES + GPU_FOR_MINUTES
+    assert f"about {minutes:g} minutes" in rule["annotations"]["description"]

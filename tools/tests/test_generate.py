@@ -69,6 +69,9 @@ def test_the_judging_comes_from_the_slos() -> None:
         (("    measurements: 3", "    measurements: 0"), "measurement counts must be at least 1"),
         (("  interval: 1m", "  interval: a minute"), "is not a duration"),
         (("availability_target: 0.99", "availability_target: 1.5"), "classifier-dev availability target"),
+        (("dev: {pages: false,", "dev: {pages: no-thanks,"), "pages must be true or false"),
+        (("prod: {pages: true, always_serves: true}", "prod: {pages: true}"), "always_serves"),
+        (("\nalerting:\n", "\nalerting_off:\n"), "alerting"),
     ],
 )
 def test_inconsistent_slos_are_refused(tmp_path: Path, edit: tuple[str, str], message: str) -> None:

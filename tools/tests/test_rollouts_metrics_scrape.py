@@ -6,24 +6,24 @@ alert scenarios' label sets are checked against what the scrape really produces.
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import re
 import shutil
-import socket
 import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from gitops.drill_stack import stop_process
+from gitops.alert_drill.exporters import CONTROLLER_TARGET_LABELS, rollouts_metric_relabelings
+from gitops.alert_drill.webhook import Exchange, serving
+from gitops.drill_stack import free_port, stop_process
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import SCENARIOS, alert_rules
 
@@ -60,68 +60,15 @@ CONTROLLER_METRICS = "\n".join(
         "",
     ]
 )
-# The target labels prometheus-operator v0.83.0 gives the chart's metrics endpoint (Service
-# argo-rollouts-metrics, port `metrics`, container argo-rollouts), pkg/prometheus/promcfg.go
-# generateServiceMonitorConfig. Static labels stand in for its relabel_configs over
-# kubernetes_sd's __meta_kubernetes_* labels; instance stays the scraped address, as there.
-TARGET_LABELS = {
-    "namespace": "argo-rollouts",
-    "service": "argo-rollouts-metrics",
-    "job": "argo-rollouts-metrics",
-    "endpoint": "metrics",
-    "pod": "argo-rollouts-6d5b8f9c47-q7x2m",
-    "container": "argo-rollouts",
-}
 _SERIES_LABEL = re.compile(r'(\w+)="[^"]*"')
 
 
-def metric_relabel_configs() -> list[dict[str, Any]]:
-    """The ServiceMonitor's metricRelabelings from platform/argo-rollouts.yaml, written as the
-    operator writes them into Prometheus's config (generateRelabelConfig: snake_case keys,
-    lower-case action), so the test exercises the shipped rules, not a copy."""
-    application = yaml.safe_load((REPO_ROOT / "platform" / "argo-rollouts.yaml").read_text())
-    values = application["spec"]["source"]["helm"]["valuesObject"]
-    relabelings: list[dict[str, Any]] = values["controller"]["metrics"]["serviceMonitor"]["metricRelabelings"]
-    converted = []
-    for relabeling in relabelings:
-        config = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in relabeling.items()}
-        if "action" in config:
-            config["action"] = config["action"].lower()
-        converted.append(config)
-    return converted
+@dataclass(frozen=True, slots=True)
+class Controller:
+    """The controller's /metrics: CONTROLLER_METRICS on every scrape."""
 
-
-@contextlib.contextmanager
-def serving_controller_metrics() -> Iterator[str]:
-    """An HTTP server answering every GET with CONTROLLER_METRICS; yields its host:port."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = CONTROLLER_METRICS.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    def scrape(self) -> tuple[int, bytes]:
+        return 200, CONTROLLER_METRICS.encode()
 
 
 def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
@@ -150,7 +97,9 @@ def scraping_prometheus(target: str, relabel_configs: list[dict[str, Any]], work
     job: dict[str, Any] = {
         "job_name": "serviceMonitor/argo-rollouts/argo-rollouts/0",
         "honor_labels": False,
-        "static_configs": [{"targets": [target], "labels": TARGET_LABELS}],
+        "static_configs": [
+            {"targets": [target], "labels": CONTROLLER_TARGET_LABELS | {"__metrics_path__": "/metrics"}}
+        ],
     }
     if relabel_configs:
         job["metric_relabel_configs"] = relabel_configs
@@ -177,14 +126,17 @@ def scraping_prometheus(target: str, relabel_configs: list[dict[str, Any]], work
 
 @pytest.fixture(scope="module")
 def controller() -> Iterator[str]:
-    with serving_controller_metrics() as target:
+    exchange = Exchange(targets={"/metrics": Controller()})
+    with serving(exchange) as target:
         yield target
 
 
 @pytest.fixture(scope="module")
 def fixed(controller: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Prometheus with the ServiceMonitor's metricRelabelings, as shipped."""
-    with scraping_prometheus(controller, metric_relabel_configs(), tmp_path_factory.mktemp("fixed")) as url:
+    with scraping_prometheus(
+        controller, rollouts_metric_relabelings(), tmp_path_factory.mktemp("fixed")
+    ) as url:
         yield url
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from classifier.metrics import OUTCOMES, outcome
+
 from .conftest import ServerProcess, StartServer
 
 
@@ -43,7 +45,10 @@ def test_counts_match_known_requests(fresh_server: ServerProcess, coffee_jpeg: b
     assert "12345" not in client.get("/metrics").text
     assert "other-model" not in client.get("/metrics").text
 
-    assert metric("classifier_http_request_duration_seconds_count", route="/v1/classify", method="POST") == 5
+    # Timed by outcome: the latency SLI counts successes only, so the 415 and the 400 stand apart.
+    duration = "classifier_http_request_duration_seconds_count"
+    assert metric(duration, route="/v1/classify", method="POST", outcome="success") == 3
+    assert metric(duration, route="/v1/classify", method="POST", outcome="client_error") == 2
     assert metric("classifier_images_total") == 3
     assert metric("classifier_inference_duration_seconds_count") == 3  # the warm-up is not observed
     assert metric("classifier_decode_duration_seconds_count") == 3
@@ -74,3 +79,13 @@ def test_gpu_metrics_appear_only_with_a_gpu(fresh_server: ServerProcess) -> None
 
     text = fresh_server.client.get("/metrics").text
     assert ("classifier_gpu_utilization_ratio" in text) == torch.cuda.is_available()
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(200, "success"), (304, "success"), (400, "client_error"), (415, "client_error"), (429, "rejected"),
+     (500, "error"), (503, "error"), (504, "error")],
+)  # fmt: skip
+def test_outcome_tells_refusals_from_client_mistakes_and_errors(status: int, expected: str) -> None:
+    assert outcome(status) == expected
+    assert expected in OUTCOMES

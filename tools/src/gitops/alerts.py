@@ -3,13 +3,16 @@
 SLO alerts are the multi-window, multi-burn-rate alerts of the Google SRE workbook
 (https://sre.google/workbook/alerting-on-slos/, table 5-8): page when the error budget burns
 14.4x over 1h (confirmed over 5m) or 6x over 6h (confirmed over 30m); ticket at 1x over 3d
-(confirmed over 6h). The other alerts watch saturation, pod health, the model, the delivery
-(Argo Rollouts' own metrics) and the GPU. Every alert links its runbook in runbooks/.
+(confirmed over 6h), in every environment against its own objectives. The other alerts watch
+silence, saturation, pod health, the model, the delivery (Argo Rollouts' own metrics) and the
+GPU; they page only where the environment's `alerting` policy says so and open tickets
+elsewhere (platform/slo/slos.yaml). Every alert links its runbook in runbooks/.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,60 @@ RUNBOOK_BASE = "https://github.com/model-serving-gitops/model-serving-gitops/blo
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # (severity, burn rate, long window, short window)
 BURN_RATES = (("page", 14.4, "1h", "5m"), ("page", 6.0, "6h", "30m"), ("ticket", 1.0, "3d", "6h"))
+# Answers that spend the availability budget: 5xx, and 429 (the service refusing work for want of
+# capacity; platform/slo/slos.yaml says why).
+BAD_CODES = "5..|429"
+# Answers refused without being computed: 429 (admission queue full), 504 (deadline passed).
+REFUSED_CODES = "429|504"
+REFUSED_RATIO = 0.05
+# The job prometheus-operator gives the classifier's scrape: the name of the Service its
+# ServiceMonitor's endpoint reaches (rollouts/servicemonitor.yaml selects the Services labelled
+# app.kubernetes.io/name=classifier, and only `classifier` has the `metrics` port; v0.83.0
+# pkg/prometheus/promcfg.go generateServiceMonitorConfig, `job` from __meta_kubernetes_service_name).
+SCRAPE_JOB = "classifier"
+GPU_BUSY, GPU_WINDOW_MINUTES, GPU_FOR_MINUTES = 0.95, 15, 15
+CONTAINER, CRASH_LOOPING = 'container="classifier"', 'reason="CrashLoopBackOff"'
+ROLLOUT, ABORTED = 'name="classifier"', 'phase="Abort"'
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdPartyMetric:
+    """A metric another program exports: where its names and label values come from."""
+
+    source: str  # "owner/repo tag path", as a scenario's comment must cite it
+    labels: tuple[str, ...]  # the labels the exporter writes (target labels come on top)
+
+
+# Every metric the generated rules and dashboards read that the classifier does not export.
+# tools/tests/test_exported_metrics.py checks all the others against a real classifier process;
+# tools/tests/test_alerts.py requires each scenario feeding one of these to cite its source.
+THIRD_PARTY_METRICS = {
+    # Prometheus' own, per target: 1 when the scrape succeeded, 0 when it failed, stale once the
+    # target is gone (scrapeHealthMetric in report/reportStale); only the target's labels.
+    "up": ThirdPartyMetric("prometheus/prometheus v3.5.0 scrape/scrape.go", ()),
+    # Prometheus' own: the oldest sample it holds (read by the SLO dashboard: is 30d kept?).
+    "prometheus_tsdb_lowest_timestamp_seconds": ThirdPartyMetric(
+        "prometheus/prometheus v3.5.0 cmd/prometheus/main.go", ()
+    ),
+    "rollout_info": ThirdPartyMetric(
+        "argoproj/argo-rollouts v1.8.3 controller/metrics/rollouts.go",
+        ("namespace", "name", "strategy", "traffic_router", "phase"),
+    ),
+    "analysis_run_metric_phase": ThirdPartyMetric(
+        "argoproj/argo-rollouts v1.8.3 controller/metrics/analysis.go",
+        ("namespace", "name", "metric", "type", "dry_run", "phase"),
+    ),
+    # kube-state-metrics 2.16.0: the kube-state-metrics chart 6.1.0 that kube-prometheus-stack
+    # 75.15.1 depends on; scraped with honorLabels, so `namespace`/`pod`/`container` are the pod's.
+    "kube_pod_status_ready": ThirdPartyMetric(
+        "kubernetes/kube-state-metrics v2.16.0 internal/store/pod.go",
+        ("namespace", "pod", "uid", "condition"),
+    ),
+    "kube_pod_container_status_waiting_reason": ThirdPartyMetric(
+        "kubernetes/kube-state-metrics v2.16.0 internal/store/pod.go",
+        ("namespace", "pod", "uid", "container", "reason"),
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +86,9 @@ class Alert:
     summary: str
     description: str
     for_: str = "0m"
+    # Tells apart the variants of one alert that share a severity (an objective per environment),
+    # or `promtool check rules` reports them as duplicates.
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def runbook(self) -> str:
@@ -39,7 +99,7 @@ class Alert:
         rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
         if self.for_ != "0m":
             rule["for"] = self.for_
-        rule["labels"] = {"severity": self.severity, "service": "classifier"}
+        rule["labels"] = {"severity": self.severity, "service": "classifier", **dict(self.labels)}
         rule["annotations"] = {
             "summary": self.summary,
             "description": self.description,
@@ -48,18 +108,32 @@ class Alert:
         return rule
 
 
+def bucket_bound(seconds: float) -> str:
+    """A histogram bound as prometheus_client writes `le` (utils.floatToGoString): Python's repr of
+    the float ("0.3", "1.0"), which Go's exponent form only replaces from 1e6 up."""
+    if not 0 < seconds < 1e6:
+        raise ValueError(f"{seconds} is outside the bounds written without an exponent")
+    return repr(float(seconds))
+
+
+def _selector(*matchers: str) -> str:
+    return ",".join(matcher for matcher in matchers if matcher)
+
+
 def error_ratio(slo: Slo, window: str) -> str:
+    """Bad answers over all answers, per namespace (Sloth's and Pyrra's errors/total): when only
+    5xx series are left, the ratio is 1, not empty. With no bad series yet it is 0, not empty."""
     selector = slo.selector()
-    good = f'classifier_http_requests_total{{{selector},code!~"5.."}}'
-    total = f"classifier_http_requests_total{{{selector}}}"
-    return (
-        f"1 - (sum by (namespace) (rate({good}[{window}]))\n  / sum by (namespace) (rate({total}[{window}])))"
-    )
+    errors = f'classifier_http_requests_total{{{selector},code=~"{BAD_CODES}"}}'
+    total = f"sum by (namespace) (rate(classifier_http_requests_total{{{selector}}}[{window}]))"
+    return f"(sum by (namespace) (rate({errors}[{window}]))\n  or 0 * {total})\n/ {total}"
 
 
 def slow_ratio(slo: Slo, window: str) -> str:
-    selector = slo.selector()
-    bound = f'le="{slo.latency_threshold_seconds:g}"'
+    """Successful answers slower than the threshold over all successful answers, per namespace: a
+    fast 4xx, 429 or 5xx is not "fast enough" (the histogram's `outcome` label)."""
+    selector = slo.selector('outcome="success"')
+    bound = f'le="{bucket_bound(slo.latency_threshold_seconds)}"'
     fast = f"classifier_http_request_duration_seconds_bucket{{{selector},{bound}}}"
     total = f"classifier_http_request_duration_seconds_count{{{selector}}}"
     return (
@@ -75,70 +149,171 @@ def recording_rules(slo: Slo) -> list[dict[str, str]]:
     ]
 
 
-def _burn_alerts(slo: Slo, sli: str, budget: float, label: str, scope: str) -> list[Alert]:
-    """Page and ticket alerts for one SLI over the namespaces `scope` selects."""
+def _objective_scopes(slo: Slo, sli: str) -> list[tuple[str, float]]:
+    """(namespace matcher, objective): the default objective first, then one per other value."""
+    default = slo.availability_target if sli == "errors" else slo.latency_target
+    own = {
+        ns: (availability if sli == "errors" else latency)
+        for ns, (availability, latency) in slo.overrides.items()
+    }
+    differing = {ns: target for ns, target in own.items() if target != default}
+    scopes = [(f'namespace!~"{"|".join(sorted(differing))}"' if differing else "", default)]
+    for target in sorted(set(differing.values())):
+        names = "|".join(sorted(ns for ns, value in differing.items() if value == target))
+        scopes.append((f'namespace=~"{names}"', target))
+    return scopes
 
-    def condition(rate: float, long: str, short: str) -> str:
-        threshold = round(rate * budget, 8)
-        return (
-            f"(classifier:slo_{sli}:ratio_rate{long}{{{scope}}} > {threshold:g}"
-            f" and classifier:slo_{sli}:ratio_rate{short}{{{scope}}} > {threshold:g})"
-        )
 
-    page = [condition(rate, long, short) for severity, rate, long, short in BURN_RATES if severity == "page"]
-    ticket = [
-        condition(rate, long, short) for severity, rate, long, short in BURN_RATES if severity == "ticket"
-    ]
-    name = f"Classifier{label}BudgetBurn"
+def _burn_alerts(slo: Slo, sli: str, label: str) -> list[Alert]:
+    """Page and ticket alerts for one SLI, one of each per objective."""
     what = (
-        "requests failing (5xx)"
+        "requests failing (5xx or 429)"
         if sli == "errors"
-        else f"requests slower than {slo.latency_threshold_seconds:g}s"
+        else f"successful requests slower than {slo.latency_threshold_seconds:g}s"
     )
+    name = f"Classifier{label}BudgetBurn"
+    alerts = []
+    for scope, target in _objective_scopes(slo, sli):
+        budget = round(1.0 - target, 8)
+
+        def condition(rate: float, long: str, short: str, scope: str = scope, budget: float = budget) -> str:
+            threshold = round(rate * budget, 8)
+            return (
+                f"(classifier:slo_{sli}:ratio_rate{long}{{{scope}}} > {threshold:g}"
+                f" and classifier:slo_{sli}:ratio_rate{short}{{{scope}}} > {threshold:g})"
+            )
+
+        page = [
+            condition(rate, long, short) for severity, rate, long, short in BURN_RATES if severity == "page"
+        ]
+        ticket = [
+            condition(rate, long, short) for severity, rate, long, short in BURN_RATES if severity == "ticket"
+        ]
+        objective = (("objective", f"{round(target * 100, 6):g}%"),)
+        alerts += [
+            Alert(
+                name,
+                "\nor\n".join(page),
+                "page",
+                f"{label} error budget burning fast in {{{{ $labels.namespace }}}}",
+                f"The share of {what} in {{{{ $labels.namespace }}}} would spend the {slo.window} error "
+                f"budget in days: 14.4x over 1h or 6x over 6h (budget {budget:g}).",
+                "2m",
+                objective,
+            ),
+            Alert(
+                f"{name}Slow",
+                ticket[0],
+                "ticket",
+                f"{label} error budget burning steadily in {{{{ $labels.namespace }}}}",
+                f"The share of {what} in {{{{ $labels.namespace }}}} is above budget over 3 days (1x burn, "
+                f"budget {budget:g}).",
+                "1h",
+                objective,
+            ),
+        ]
+    return alerts
+
+
+def _paging_scopes(slo: Slo) -> list[tuple[str, str]]:
+    """(severity, namespace matcher): page wherever the environment pages, ticket where it does not.
+    A namespace slos.yaml does not name pages: an unknown environment is not a reason for quiet."""
+    quiet = "|".join(sorted(ns for ns, policy in slo.alerting.items() if not policy.pages))
+    if not quiet:
+        return [("page", "")]
+    return [("page", f'namespace!~"{quiet}"'), ("ticket", f'namespace=~"{quiet}"')]
+
+
+def _pages_where_allowed(
+    slo: Slo, name: str, expr: Callable[[str], str], summary: str, description: str, for_: str
+) -> list[Alert]:
+    """A non-SLO alert that pages: one variant per severity, each over its namespaces."""
     return [
-        Alert(
-            name,
-            "\nor\n".join(page),
-            "page",
-            f"{label} error budget burning fast in {{{{ $labels.namespace }}}}",
-            f"The share of {what} in {{{{ $labels.namespace }}}} would spend the {slo.window} error budget "
-            f"in days: 14.4x over 1h or 6x over 6h (budget {budget:g}).",
-            "2m",
-        ),
-        Alert(
-            f"{name}Slow",
-            ticket[0],
-            "ticket",
-            f"{label} error budget burning steadily in {{{{ $labels.namespace }}}}",
-            f"The share of {what} in {{{{ $labels.namespace }}}} is above budget over 3 days (1x burn, "
-            f"budget {budget:g}).",
-            "1h",
-        ),
+        Alert(name, expr(scope), severity, summary, description, for_)
+        for severity, scope in _paging_scopes(slo)
     ]
 
 
-def _slo_alerts(slo: Slo) -> list[Alert]:
-    """Burn alerts for the default objectives, and for each environment that has its own."""
-    overridden = "|".join(slo.overrides)
-    scopes = [
-        (f'namespace!~"{overridden}"' if overridden else "", slo.availability_target, slo.latency_target)
-    ]
-    scopes += [
-        (f'namespace="{ns}"', availability, latency) for ns, (availability, latency) in slo.overrides.items()
-    ]
-    return [
-        alert
-        for scope, availability, latency in scopes
-        for alert in (
-            *_burn_alerts(slo, "errors", round(1.0 - availability, 8), "Availability", scope),
-            *_burn_alerts(slo, "slow", round(1.0 - latency, 8), "Latency", scope),
+def _refused_ratio(slo: Slo, scope: str) -> str:
+    """The share of inference requests refused without being computed: a ratio of the traffic, so
+    one threshold means the same at 5 and at 500 requests a second."""
+    requests = _selector(scope, slo.selector())
+    refused = f'classifier_http_requests_total{{{requests},code=~"{REFUSED_CODES}"}}'
+    total = f"classifier_http_requests_total{{{requests}}}"
+    return (
+        f"sum by (namespace) (rate({refused}[5m]))\n/ sum by (namespace) (rate({total}[5m]))\n"
+        f"> {REFUSED_RATIO:g}"
+    )
+
+
+def _severity(slo: Slo, namespace: str) -> str:
+    return "page" if slo.alerting[namespace].pages else "ticket"
+
+
+def _metrics_absent(slo: Slo) -> list[Alert]:
+    """Prometheus scrapes no classifier pod: every target down, or none left (pods, Service,
+    ServiceMonitor or scrape gone; `up` goes stale with its target, so only absent() sees that,
+    and absent() needs the namespace spelt out)."""
+    job = f'job="{SCRAPE_JOB}"'
+    alerts = []
+    for severity, scope in _paging_scopes(slo):
+        down = f"max by (namespace) (up{{{_selector(job, scope)}}}) == 0"
+        gone = [
+            f'sum by (namespace) (absent(up{{{job},namespace="{ns}"}}))'
+            for ns in sorted(slo.alerting)
+            if _severity(slo, ns) == severity
+        ]
+        alerts.append(
+            Alert(
+                "ClassifierMetricsAbsent",
+                "\nor\n".join([down, *gone]),
+                severity,
+                "Prometheus gets no metrics from the classifier in {{ $labels.namespace }}",
+                f"For 5 minutes no classifier pod in {{{{ $labels.namespace }}}} has been scraped (job "
+                f"{SCRAPE_JOB}): every target is down, or none is left. The SLO alerts see nothing there.",
+                "5m",
+            )
         )
+    return alerts
+
+
+def _traffic_absent(slo: Slo) -> list[Alert]:
+    """No inference request arrives where requests never stop, while the pods report (a scrape
+    that is gone is ClassifierMetricsAbsent's): the counters stay flat, or have no series at all
+    once every pod has restarted, and the SLO ratios are 0/0, which no burn-rate alert sees."""
+    job, requests = f'job="{SCRAPE_JOB}"', slo.selector()
+
+    def no_requests(ns: str) -> str:
+        series = f'classifier_http_requests_total{{namespace="{ns}",{requests}}}'
+        flat = f"sum by (namespace) (increase({series}[10m])) == 0"
+        return (
+            f"(\n  {flat}\n  or absent_over_time({series}[10m])\n)\n"
+            f'and on (namespace) max by (namespace) (up{{{job},namespace="{ns}"}}) == 1'
+        )
+
+    serving = sorted(ns for ns, policy in slo.alerting.items() if policy.always_serves)
+    return [
+        Alert(
+            "ClassifierTrafficAbsent",
+            "\nor\n".join(no_requests(ns) for ns in serving if _severity(slo, ns) == severity),
+            severity,
+            "No inference requests reach the classifier in {{ $labels.namespace }}",
+            "For 15 minutes (10 without a request, 5 more to confirm) no inference request has reached "
+            "the classifier in {{ $labels.namespace }}, where requests never stop, although its pods "
+            "report: clients cannot reach it (Ingress, DNS, NetworkPolicy) and the SLOs cannot see it.",
+            "5m",
+        )
+        for severity in ("page", "ticket")
+        if any(_severity(slo, ns) == severity for ns in serving)
     ]
 
 
 def alerts(slo: Slo) -> list[Alert]:
     return [
-        *_slo_alerts(slo),
+        *_burn_alerts(slo, "errors", "Availability"),
+        *_burn_alerts(slo, "slow", "Latency"),
+        *_metrics_absent(slo),
+        *_traffic_absent(slo),
         Alert(
             "ClassifierQueueNearCapacity",
             "max by (namespace, pod) (classifier_pending_images / classifier_queue_capacity) > 0.8",
@@ -147,45 +322,57 @@ def alerts(slo: Slo) -> list[Alert]:
             "More than 80% of the images the pod admits at once are in its pipeline; more load gets 429s.",
             "10m",
         ),
-        Alert(
+        *_pages_where_allowed(
+            slo,
             "ClassifierRejectingRequests",
-            "sum by (namespace) (rate(classifier_rejections_total[5m])) > 1",
-            "page",
+            lambda scope: _refused_ratio(slo, scope),
             "Requests are being refused in {{ $labels.namespace }}",
-            "More than one request a second is answered 429 (queue full) or 504 (deadline) without being "
-            "computed: the service is saturated.",
+            f"More than {REFUSED_RATIO:.0%} of inference requests over 5 minutes, for 5 minutes, were "
+            "answered 429 (queue full) or 504 (deadline) without being computed: the service is saturated.",
             "5m",
         ),
         Alert(
             "ClassifierPodsNotReady",
-            'sum by (namespace) (kube_pod_status_ready{condition="false", pod=~"classifier-.*"}) > 0',
+            "sum by (namespace) "
+            '(kube_pod_status_ready{condition=~"false|unknown", pod=~"classifier-.*"}) > 0',
             "ticket",
             "Classifier pods are not ready in {{ $labels.namespace }}",
-            "Some classifier pods have been unready for 10 minutes: they get no traffic.",
+            "Some classifier pods have been unready (or on an unreachable node) for 10 minutes: they get no "
+            "traffic.",
             "10m",
         ),
-        Alert(
+        *_pages_where_allowed(
+            slo,
             "ClassifierPodRestarting",
-            'increase(kube_pod_container_status_restarts_total{container="classifier"}[15m]) > 2',
-            "page",
-            "{{ $labels.pod }} is restarting",
-            "The classifier container restarted more than twice in 15 minutes (crash loop, OOM kill or a "
-            "failing liveness probe).",
+            # As kube-prometheus-stack's KubePodCrashLooping (75.15.1, rules-1.14/kubernetes-apps.yaml):
+            # the waiting reason, held over the back-off's running gaps, not a count of restarts
+            # that rises and falls with the back-off's period.
+            lambda scope: (
+                "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
+                f"{{{_selector(scope, CONTAINER, CRASH_LOOPING)}}}[5m])) >= 1"
+            ),
+            "{{ $labels.pod }} is crash looping",
+            "The classifier container of {{ $labels.pod }} has been waiting in CrashLoopBackOff for 15 "
+            "minutes: it keeps exiting (a crash, an OOM kill or a failing liveness probe) and the kubelet "
+            "waits ever longer before restarting it.",
+            "15m",
         ),
-        Alert(
+        *_pages_where_allowed(
+            slo,
             "ClassifierModelNotLoaded",
-            "classifier_model_loaded == 0",
-            "page",
+            lambda scope: f"classifier_model_loaded{{{scope}}} == 0",
             "{{ $labels.pod }} has no model loaded",
             "The pod has been up for 5 minutes without a loaded, warmed-up model (or it is stuck draining).",
             "5m",
         ),
-        Alert(
+        *_pages_where_allowed(
+            slo,
             "ClassifierRolloutAborted",
             # "Abort" is the phase the controller exports once the Rollout's Progressing condition
             # says RolloutAborted (argo-rollouts v1.8.3 controller/metrics/rollouts.go calculatePhase).
-            'max by (namespace, name) (rollout_info{name="classifier", phase="Abort"}) == 1',
-            "page",
+            lambda scope: (
+                f"max by (namespace, name) (rollout_info{{{_selector(scope, ROLLOUT, ABORTED)}}}) == 1"
+            ),
             "The classifier rollout in {{ $labels.namespace }} was aborted",
             "Argo Rollouts aborted the release (a canary AnalysisRun ended Failed or Error, or someone ran "
             "`kubectl argo rollouts abort`); the stable version serves all traffic.",
@@ -193,21 +380,28 @@ def alerts(slo: Slo) -> list[Alert]:
         ),
         Alert(
             "ClassifierCanaryAnalysisFailing",
-            "max by (namespace, name, metric) "
-            '(analysis_run_metric_phase{name=~"classifier-.*", phase=~"Failed|Error"}) == 1',
+            # Failed runs are kept (up to 5, utils/analysis/filter.go FilterAnalysisRunsToDelete) and
+            # their series stay 1; the metrics name no revision. A Failed or Error run aborts its
+            # Rollout (rollout/analysis.go), and the phase stays Abort until a retry or a new
+            # revision: so a failed run belongs to the current release only while it is aborted.
+            "max by (namespace, name, metric) (analysis_run_metric_phase"
+            '{name=~"classifier-.*", dry_run="false", phase=~"Failed|Error"}) == 1\n'
+            'and on (namespace) max by (namespace) (rollout_info{name="classifier", phase="Abort"}) == 1',
             "ticket",
-            "Canary analysis {{ $labels.metric }} is failing in {{ $labels.namespace }}",
+            "Canary analysis {{ $labels.metric }} failed in {{ $labels.namespace }}",
             "The canary metric {{ $labels.metric }} of AnalysisRun {{ $labels.name }} ended Failed (more "
             "failed measurements than its failureLimit) or Error (more consecutive query errors than its "
-            "consecutiveErrorLimit, as when Prometheus is unreachable).",
+            "consecutiveErrorLimit, as when Prometheus is unreachable), and the release is aborted.",
         ),
         Alert(
             "ClassifierGpuSaturated",
-            "avg_over_time(classifier_gpu_utilization_ratio[15m]) > 0.95",
+            f"avg_over_time(classifier_gpu_utilization_ratio[{GPU_WINDOW_MINUTES}m]) > {GPU_BUSY:g}",
             "ticket",
             "GPU {{ $labels.gpu }} of {{ $labels.pod }} is saturated",
-            "The GPU has been more than 95% busy for 15 minutes: add replicas or raise the batch size.",
-            "15m",
+            f"The GPU's utilisation, averaged over {GPU_WINDOW_MINUTES} minutes, has stayed above "
+            f"{GPU_BUSY:.0%} for {GPU_FOR_MINUTES} minutes more: it has been busy for about "
+            f"{GPU_WINDOW_MINUTES + GPU_FOR_MINUTES} minutes. Add replicas or raise the batch size.",
+            f"{GPU_FOR_MINUTES}m",
         ),
     ]
 

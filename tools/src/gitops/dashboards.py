@@ -2,8 +2,8 @@
 sidecar of kube-prometheus-stack loads (label grafana_dashboard=1).
 
 Queries use only metrics the service exports (services/classifier/.../metrics.py) and the
-recording rules in alerts.py; tools/tests/test_dashboards.py checks both, and that every
-query parses.
+recording rules in alerts.py; tools/tests/test_dashboards.py checks both, that every query
+parses, and that each environment's error budget is measured against its own objective.
 """
 
 from __future__ import annotations
@@ -12,19 +12,31 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.common import GraphTresholdsStyleMode
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold
 
+from gitops.alerts import BURN_RATES, error_ratio, slow_ratio
+from gitops.paths import ENVIRONMENTS, namespace
 from gitops.slo import Slo
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 NS = 'namespace=~"$namespace"'
 RATE = "$__rate_interval"
+# Seconds in the units an SLO window is written in (slos.yaml: "30d", or weeks).
+_WINDOW_UNITS = {"d": 86400, "w": 7 * 86400}
 
 
 def _query(expr: str, legend: str = "", ref: str = "A") -> prometheus.Dataquery:
     return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DATASOURCE)
+
+
+def _thresholds(base: str, *steps: tuple[float, str]) -> dashboard.ThresholdsConfig:
+    """Colours from `base` up, changing at each (value, colour) step."""
+    return dashboard.ThresholdsConfig().steps(
+        [Threshold(None, base), *(Threshold(value, colour) for value, colour in steps)]
+    )
 
 
 def _series(title: str, unit: str, *queries: tuple[str, str], width: int = 12) -> timeseries.Panel:
@@ -34,29 +46,26 @@ def _series(title: str, unit: str, *queries: tuple[str, str], width: int = 12) -
     return panel
 
 
-def _stat(title: str, unit: str, expr: str, width: int = 6) -> stat.Panel:
+def _stat(
+    title: str, unit: str, expr: str, thresholds: dashboard.ThresholdsConfig, decimals: int, width: int = 6
+) -> stat.Panel:
+    """One number, from an instant query: a range query would evaluate a 30-day window at every step."""
     return (
         stat.Panel()
         .title(title)
         .unit(unit)
+        .decimals(decimals)
+        .thresholds(thresholds)
         .datasource(DATASOURCE)
         .height(4)
         .span(width)
-        .with_target(_query(expr))
+        .with_target(_query(expr).instant())
     )
 
 
-def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
-    namespace = (
-        dashboard.QueryVariable("namespace")
-        .label("namespace")
-        .datasource(DATASOURCE)
-        .query("label_values(classifier_build_info, namespace)")
-        .multi(True)
-        .include_all(True)
-    )
+def _base(uid: str, title: str, description: str, by_namespace: bool = True) -> dashboard.Dashboard:
     source = dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus")
-    return (
+    board = (
         dashboard.Dashboard(title)
         .uid(uid)
         .description(description)
@@ -65,8 +74,17 @@ def _base(uid: str, title: str, description: str) -> dashboard.Dashboard:
         .time("now-1h", "now")
         .timezone("utc")
         .with_variable(source)
-        .with_variable(namespace)
     )
+    if by_namespace:
+        board = board.with_variable(
+            dashboard.QueryVariable("namespace")
+            .label("namespace")
+            .datasource(DATASOURCE)
+            .query("label_values(classifier_build_info, namespace)")
+            .multi(True)
+            .include_all(True)
+        )
+    return board
 
 
 def service_overview(slo: Slo) -> dashboard.Dashboard:
@@ -145,30 +163,83 @@ def canary_vs_stable(slo: Slo) -> dashboard.Dashboard:
     )  # fmt: skip
 
 
-def slo_budget(slo: Slo) -> dashboard.Dashboard:
-    budget = slo.error_budget
-    latency_budget = 1 - slo.latency_target
+def _objectives(slo: Slo, ns: str) -> tuple[float, float]:
+    """An environment's (availability, latency) targets: its own in slos.yaml, else the defaults."""
+    return slo.overrides.get(ns, (slo.availability_target, slo.latency_target))
+
+
+def window_ratio(slo: Slo, sli: str, ns: str) -> str:
+    """The share of bad requests ("errors" or "slow") in one namespace over the whole SLO window:
+    the recording rules' own expression (alerts.error_ratio / slow_ratio) over the window, with
+    the namespace added to each of its selectors, so the dashboard's SLI is the alerts' SLI.
+    Prometheus keeps the whole window (retention 30d, platform/kube-prometheus-stack.yaml)."""
+    expr = (error_ratio if sli == "errors" else slow_ratio)(slo, slo.window)
+    if slo.selector() not in expr:
+        raise ValueError(f"the {sli} ratio selects no SLO routes to scope to {ns}: {expr}")
+    return expr.replace(slo.selector(), slo.selector(f'namespace="{ns}"'))
+
+
+def _percent(ratio: float) -> str:
+    return f"{round(ratio * 100, 6):g}%"
+
+
+def _burn_thresholds() -> dashboard.ThresholdsConfig:
+    """The alerts' own burn rates (alerts.BURN_RATES): ticket from the lowest, page from the others."""
+    page = sorted({rate for severity, rate, _, _ in BURN_RATES if severity == "page"})
+    ticket = min(rate for severity, rate, _, _ in BURN_RATES if severity == "ticket")
+    return _thresholds("green", (ticket, "yellow"), *((rate, "red") for rate in page))
+
+
+def _environment(board: dashboard.Dashboard, slo: Slo, ns: str) -> dashboard.Dashboard:
+    """One row per environment, every number against that environment's own objectives."""
+    availability, latency = _objectives(slo, ns)
+    budgets = {"errors": round(1.0 - availability, 8), "slow": round(1.0 - latency, 8)}
+    window, threshold = slo.window, f"{slo.latency_threshold_seconds * 1000:g} ms"
+    burn = _burn_thresholds()
+    pages = " / ".join(f"{rate:g}" for severity, rate, _, _ in BURN_RATES if severity == "page")
+    left = _thresholds("red", (0.0, "orange"), (0.25, "green"))
     return (
-        _base("classifier-slo", "Classifier / SLO and error budget",
-              f"Availability {slo.availability_target:.1%} and {slo.latency_target:.0%} within "
-              f"{slo.latency_threshold_seconds:g}s over {slo.window} (platform/slo/slos.yaml).")
-        .with_panel(_stat("Availability, 3 days", "percentunit", f"1 - max(classifier:slo_errors:ratio_rate3d{{{NS}}})"))
-        .with_panel(_stat("Error budget left (3-day pace)", "percentunit",
-                          f"1 - max(classifier:slo_errors:ratio_rate3d{{{NS}}}) / {budget:g}"))
-        .with_panel(_stat("Within threshold, 3 days", "percentunit", f"1 - max(classifier:slo_slow:ratio_rate3d{{{NS}}})"))
-        .with_panel(_stat("Latency budget left (3-day pace)", "percentunit",
-                          f"1 - max(classifier:slo_slow:ratio_rate3d{{{NS}}}) / {latency_budget:g}"))
+        board.with_row(dashboard.Row(f"{ns}: {_percent(availability)} available, {_percent(latency)} within {threshold}"))
+        .with_panel(_stat(f"Availability, {window} (objective {_percent(availability)})", "percentunit",
+                          f"1 - ({window_ratio(slo, 'errors', ns)})", _thresholds("red", (availability, "green")), 3))
+        .with_panel(_stat(f"Error budget left, {window} (budget {_percent(budgets['errors'])})", "percentunit",
+                          f"1 - ({window_ratio(slo, 'errors', ns)}) / {budgets['errors']:g}", left, 1))
+        .with_panel(_stat(f"Within {threshold}, {window} (objective {_percent(latency)})", "percentunit",
+                          f"1 - ({window_ratio(slo, 'slow', ns)})", _thresholds("red", (latency, "green")), 2))
+        .with_panel(_stat(f"Latency budget left, {window} (budget {_percent(budgets['slow'])})", "percentunit",
+                          f"1 - ({window_ratio(slo, 'slow', ns)}) / {budgets['slow']:g}", left, 1))
         .with_panel(
-            _series("Availability burn rate (page at 14.4 / 6)", "short",
-                    *((f"max by (namespace) (classifier:slo_errors:ratio_rate{w}{{{NS}}}) / {budget:g}", f"{w} {{{{namespace}}}}")
+            _series(f"Availability burn rate (1 = budget {_percent(budgets['errors'])} spent in {window}; page at {pages})", "short",
+                    *((f'classifier:slo_errors:ratio_rate{w}{{namespace="{ns}"}} / {budgets["errors"]:g}', w)
                       for w in ("5m", "1h", "6h", "3d")))
+            .thresholds(burn)
+            .thresholds_style(common.GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED))
         )
         .with_panel(
-            _series("Latency burn rate (page at 14.4 / 6)", "short",
-                    *((f"max by (namespace) (classifier:slo_slow:ratio_rate{w}{{{NS}}}) / {latency_budget:g}", f"{w} {{{{namespace}}}}")
+            _series(f"Latency burn rate (1 = budget {_percent(budgets['slow'])} spent in {window}; page at {pages})", "short",
+                    *((f'classifier:slo_slow:ratio_rate{w}{{namespace="{ns}"}} / {budgets["slow"]:g}', w)
                       for w in ("5m", "1h", "6h", "3d")))
+            .thresholds(burn)
+            .thresholds_style(common.GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED))
         )
     )  # fmt: skip
+
+
+def slo_budget(slo: Slo) -> dashboard.Dashboard:
+    history = int(slo.window[:-1]) * _WINDOW_UNITS[slo.window[-1]]
+    board = (
+        _base("classifier-slo", "Classifier / SLO and error budget",
+              f"Per environment, over the {slo.window} SLO window, against that environment's own objectives "
+              f"(platform/slo/slos.yaml): what is left of the error budget, and how fast it burns (1 = the "
+              f"whole budget in {slo.window}). The budget needs {slo.window} of history in Prometheus.",
+              by_namespace=False)
+        .with_panel(_stat(f"Prometheus history (the budget needs {slo.window})", "s",
+                          "min(time() - prometheus_tsdb_lowest_timestamp_seconds)",
+                          _thresholds("red", (history, "green")), 1, width=24))
+    )  # fmt: skip
+    for environment in ENVIRONMENTS:
+        board = _environment(board, slo, namespace(environment))
+    return board
 
 
 def gpu(slo: Slo) -> dashboard.Dashboard:

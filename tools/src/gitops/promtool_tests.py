@@ -13,10 +13,12 @@ import yaml
 SCENARIOS = Path("platform/alerts/tests/scenarios.yaml")
 RULES = Path("platform/alerts/prometheusrule-classifier.yaml")
 _LABEL = re.compile(r"\{\{\s*\$labels\.(\w+)\s*\}\}")
+_SCOPE = re.compile(r'\bnamespace(=~|!~|!=|=)"([^"]*)"')
 
 
 def alert_variants(root: Path) -> dict[str, list[dict[str, Any]]]:
-    """Alert name -> its rules: SLO alerts have one per scope (default, each overridden env)."""
+    """Alert name -> its rules: one per objective (SLO alerts) or per severity (a page where the
+    environment pages, a ticket elsewhere), the default or paging one first."""
     document = yaml.safe_load((root / RULES).read_text())
     variants: dict[str, list[dict[str, Any]]] = {}
     for group in document["spec"]["groups"]:
@@ -32,9 +34,21 @@ def alert_rules(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def rule_for(variants: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
-    """The variant whose scope names this namespace, else the default one."""
+    """The variant whose scope (the first namespace matcher of its expression; none: every
+    namespace) selects this namespace: an objective per environment, a page or a ticket."""
     namespace = labels.get("namespace", "")
-    return next((r for r in variants if f'namespace="{namespace}"' in r["expr"]), variants[0])
+    for rule in variants:
+        scope = _SCOPE.search(rule["expr"])
+        if scope is None or _selects(scope.group(1), scope.group(2), namespace):
+            return rule
+    raise ValueError(f"no variant of {variants[0]['alert']} covers namespace {namespace!r}")
+
+
+def _selects(operator: str, value: str, namespace: str) -> bool:
+    """A PromQL label matcher on one value (regular expressions are anchored, as in PromQL)."""
+    if operator in {"=~", "!~"}:
+        return (re.fullmatch(value, namespace) is not None) == (operator == "=~")
+    return (namespace == value) == (operator == "=")
 
 
 def _render(template: str, labels: dict[str, str]) -> str:

@@ -4,7 +4,7 @@ other files are generated from."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,9 @@ import yaml
 
 from gitops.durations import duration_seconds
 
-# The request-duration histogram's bucket bounds (services/classifier/.../metrics.py): the
-# latency threshold must be one of them, or the SLI would be interpolated, not counted.
+# The request-duration histogram's bucket bounds, a copy of services/classifier/.../metrics.py's
+# LATENCY_BUCKETS (tools/tests/test_exported_metrics.py ties the two): the latency threshold must
+# be one of them, or the SLI would be interpolated, not counted.
 LATENCY_BUCKETS = (
     0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5,
     2.0, 3.0, 5.0, 10.0,
@@ -37,6 +38,16 @@ class AnalysisPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Alerting:
+    """Who an environment's alerts wake (platform/slo/slos.yaml `alerting`)."""
+
+    # False: its alerts other than the burn-rate ones open tickets instead of paging.
+    pages: bool
+    # True: inference requests never stop there, so their absence is an alert.
+    always_serves: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Slo:
     service: str
     routes: tuple[str, ...]
@@ -50,6 +61,8 @@ class Slo:
     analysis: AnalysisPolicy
     # namespace -> (availability target, latency target), where they differ from the defaults
     overrides: dict[str, tuple[float, float]]
+    # namespace -> its alerting policy, for every environment
+    alerting: dict[str, Alerting] = field(default_factory=dict)
 
     @property
     def error_budget(self) -> float:
@@ -95,6 +108,12 @@ def load_slo(path: Path) -> Slo:
                 )
                 for namespace, values in (raw.get("environments") or {}).items()
             },
+            alerting={
+                namespace: Alerting(
+                    pages=_flag(policy, "pages"), always_serves=_flag(policy, "always_serves")
+                )
+                for namespace, policy in raw["alerting"].items()
+            },
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SloError(f"{path}: missing or invalid field: {error}") from None
@@ -109,6 +128,8 @@ def load_slo(path: Path) -> Slo:
             f"{path}: latency threshold {slo.latency_threshold_seconds}s is not a histogram bucket bound "
             f"{LATENCY_BUCKETS}"
         )
+    if not slo.alerting:
+        raise SloError(f"{path}: `alerting` names no environment")
     policy = slo.analysis
     counts = [policy.step_measurements, policy.background_failures, policy.background_inconclusive]
     if min(counts) < 1:
@@ -121,3 +142,11 @@ def load_slo(path: Path) -> Slo:
     if slo.canary_max_error_rate >= 1.0:
         raise SloError(f"{path}: canary max error rate {slo.canary_max_error_rate} is not below 1")
     return slo
+
+
+def _flag(policy: dict[str, Any], key: str) -> bool:
+    """A yes/no setting, spelt as YAML's true or false: a string like "no" would read as true."""
+    value = policy[key]
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value

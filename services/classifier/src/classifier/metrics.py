@@ -40,6 +40,19 @@ LATENCY_BUCKETS = (
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 
 UNMATCHED_ROUTE = "<unmatched>"
+# The request histogram's `outcome` values. The latency SLI counts successes only (a fast 429 or
+# 400 is not a fast answer: platform/slo/slos.yaml); four values instead of every status code
+# keep the histogram's series count bounded (23 per route, method and outcome).
+OUTCOMES = ("success", "client_error", "rejected", "error")
+
+
+def outcome(status: int) -> str:
+    """The kind of answer a status is: 429 is the service refusing work, not a client's mistake."""
+    if status == 429:
+        return "rejected"
+    if status >= 500:
+        return "error"
+    return "client_error" if status >= 400 else "success"
 
 
 class ServiceMetrics:
@@ -56,8 +69,9 @@ class ServiceMetrics:
         )
         self.request_duration = Histogram(
             "classifier_http_request_duration_seconds",
-            "Time from request received to response sent, by route template and method.",
-            ["route", "method"],
+            "Time from request received to response sent, by route template, method and outcome "
+            "(success, client_error, rejected: 429, error: 5xx).",
+            ["route", "method", "outcome"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -1,6 +1,7 @@
 """What one Application names in another resolves: the ClusterSecretStore an ExternalSecret
-reads, the selectors Prometheus loads ServiceMonitors and PrometheusRules by, and the Prometheus
-Service the analysis templates and the autoscaler query."""
+reads, the selectors Prometheus loads ServiceMonitors and PrometheusRules by, the Prometheus
+Service the analysis templates and the autoscaler query, and the metrics API an autoscaler's
+CPU or memory trigger reads."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
         m["metadata"]["name"] for _, m in delivery.owned_objects() if m.get("kind") == "ClusterSecretStore"
     }
     selectors = prometheus_selectors(delivery)
+    resource_metrics = any(a.source.get("chart") == "metrics-server" for a in delivery.applications)
     for app, manifest in synced_objects(delivery):
         kind, subject = str(manifest.get("kind")), describe(manifest)
         ref = manifest.get("spec", {}).get("secretStoreRef", {}) if kind == "ExternalSecret" else {}
@@ -34,6 +36,14 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
         if any(labels.get(key) != value for key, value in wanted.items()):
             message = f"lacks the labels {wanted} Prometheus selects {kind}s by: it is never loaded"
             yield Problem("cross-references", subject, message, app.name)
+        if kind == "ScaledObject" and not resource_metrics:
+            for trigger in manifest.get("spec", {}).get("triggers", []):
+                if trigger.get("type") in {"cpu", "memory"}:
+                    message = (
+                        f"its {trigger['type']} trigger reads the resource metrics API, which no Application "
+                        "here serves (no metrics-server): the HPA cannot read it and never scales down"
+                    )
+                    yield Problem("cross-references", subject, message, app.name)
         for path, _, value in strings(manifest):
             for service, namespace, port in IN_CLUSTER_URL.findall(value):
                 if f"{service}.{namespace}:{port}" != PROMETHEUS_SERVICE:

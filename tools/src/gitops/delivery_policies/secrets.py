@@ -21,8 +21,8 @@ CREDENTIAL_VALUE = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_\w{30,}"
     r"|\bAKIA[0-9A-Z]{16}\b|\bxox[abpr]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{20,}|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}"
 )
-# Helm values that name a Secret rather than hold one.
-REFERENCE_KEY = re.compile(r"(ref|name|key|secret)$", re.IGNORECASE)
+# Helm values that name Secrets rather than hold them (existingSecret, secretRef, secrets: [...]).
+REFERENCE_KEY = re.compile(r"(refs?|names?|keys?|secrets?)$", re.IGNORECASE)
 
 
 @rule("no-credentials")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from classifier.metrics import UNMATCHED_ROUTE, ServiceMetrics
+from classifier.metrics import UNMATCHED_ROUTE, ServiceMetrics, outcome
 
 # Plain ASGI types: this layer sits outside Litestar and sees raw scopes and messages.
 Scope = MutableMapping[str, Any]
@@ -36,7 +36,7 @@ class ObservabilityMiddleware:
         self._metrics = metrics
         # Labelled children, looked up once per label set: `labels()` takes a lock each call.
         self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
+        self._histograms: dict[tuple[str, str, str], Any] = {}
 
     def _counter(self, route: str, method: str, status: int) -> Any:
         key = (route, method, status)
@@ -44,10 +44,12 @@ class ObservabilityMiddleware:
             self._counters[key] = self._metrics.requests.labels(route=route, method=method, code=str(status))
         return self._counters[key]
 
-    def _histogram(self, route: str, method: str) -> Any:
-        key = (route, method)
+    def _histogram(self, route: str, method: str, status: int) -> Any:
+        key = (route, method, outcome(status))
         if key not in self._histograms:
-            self._histograms[key] = self._metrics.request_duration.labels(route=route, method=method)
+            self._histograms[key] = self._metrics.request_duration.labels(
+                route=route, method=method, outcome=key[2]
+            )
         return self._histograms[key]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,7 +79,7 @@ class ObservabilityMiddleware:
         route = scope.get("path_template") or UNMATCHED_ROUTE
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"  # bounded labels
         self._counter(route, method, status).inc()
-        self._histogram(route, method).observe(duration)
+        self._histogram(route, method, status).observe(duration)
         if not logger.isEnabledFor(logging.INFO):
             return
         extra: dict[str, Any] = {
