@@ -12,6 +12,9 @@ import pytest
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.render import Manifest, render
 
+# (title, table) of the drills that ran, printed after the test run.
+TABLES: list[tuple[str, str]] = []
+
 
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[Manifest]]:
@@ -42,12 +45,11 @@ def find(manifests: list[Manifest], kind: str, name: str = "classifier") -> Mani
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The drill's verdicts and the validator's mutation score, when those tests ran."""
-    from .test_drill import TABLES
+    """The drills' tables and the validator's mutation score, when those tests ran."""
     from .test_mutations import RESULTS
 
-    for table in TABLES:
-        terminalreporter.write_line("canary drill (`make drill`):")
+    for title, table in TABLES:
+        terminalreporter.write_line(title)
         terminalreporter.write_line(table)
 
     if RESULTS:

@@ -223,6 +223,14 @@ MUTATIONS = [
         "bootstrap: AppProject/classifier: destinations",
     ),
     Mutation(
+        "the environments' project drops staging from its destinations",
+        replace(
+            PROJECT, "    - server: https://kubernetes.default.svc\n      namespace: classifier-staging\n", ""
+        ),
+        "classifier-staging: Rollout/classifier: namespace classifier-staging is not a destination of project "
+        "classifier",
+    ),
+    Mutation(
         "the project no longer permits Ingresses",
         replace(PROJECT, "    - {group: networking.k8s.io, kind: Ingress}\n", ""),
         "classifier-dev: Ingress/classifier: Ingress is not permitted by project classifier",
@@ -301,6 +309,23 @@ MUTATIONS = [
             "prometheus.monitoring",
         ),
         "ScaledObject/classifier: spec.triggers[0].metadata.serverAddress points at prometheus.monitoring:9090",
+    ),
+    Mutation(
+        "Alertmanager mounts a Secret the ExternalSecret no longer creates",
+        replace(
+            "platform/alerts/externalsecret-alertmanager.yaml",
+            "  target:\n    name: alertmanager-receivers\n",
+            "  target:\n    name: alertmanager-credentials\n",
+        ),
+        "platform: Application/kube-prometheus-stack: alertmanager.alertmanagerSpec.secrets names Secret "
+        "alertmanager-receivers, which nothing here creates in monitoring",
+    ),
+    Mutation(
+        "the autoscaler's fallback over a trigger KEDA cannot fall back from",
+        replace(
+            "rollouts/scaledobject.yaml", "      metricType: AverageValue\n", "      metricType: Value\n"
+        ),
+        "dev: ScaledObject/classifier: KEDA's webhook refuses the fallback",
     ),
     # --- references (per environment) ----------------------------------------------------------
     Mutation(
@@ -457,12 +482,10 @@ MUTATIONS = [
     ),
     Mutation(
         "promote opens its pull request without an App token",
-        both(
-            replace(
-                ".github/workflows/promote.yml",
-                "uses: actions/create-github-app-token@",
-                "uses: actions/github-script@",
-            ),
+        replace(
+            ".github/workflows/promote.yml",
+            "uses: actions/create-github-app-token@",
+            "uses: actions/github-script@",
         ),
         ".github/workflows/promote.yml: job promote: pushes or opens a pull request without a GitHub App's token",
     ),

@@ -4,11 +4,10 @@ chat. A total outage, pods that stop answering the scrape, pods that are gone an
 rollout each page within the time docs/readiness.md states; the outage's page keeps firing for
 as long as the outage lasts; a healthy fleet pages nobody. The alerts are keyed on their labels
 (severity=page, service=classifier) and names read from the generated rule file. About 75 s; the
-table is printed with the results."""
+table is printed after the test run."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import pytest
@@ -19,13 +18,13 @@ from gitops.alert_drill.report import AlertDrillReport
 from gitops.alert_drill.run import run_alert_drill
 from gitops.paths import REPO_ROOT
 
+from .conftest import TABLES
+
 
 @pytest.fixture(scope="module")
-def report(request: pytest.FixtureRequest) -> AlertDrillReport:
+def report() -> AlertDrillReport:
     result = run_alert_drill()
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print(f"\nalert delivery (real Prometheus and Alertmanager):\n{result.table()}")
+    TABLES.append(("alert delivery (`make alert-drill`: real Prometheus and Alertmanager):", result.table()))
     return result
 
 

@@ -28,9 +28,11 @@ from gitops.alertmanager_config import (
     routed_receivers,
     with_webhooks,
 )
-from gitops.drill_stack import free_port, stop_process, wait_for
-from gitops.paths import REPO_ROOT
-from gitops.promtool_tests import alert_variants
+from gitops.drill_stack import alertmanager_command, free_port, stop_process, wait_for
+from gitops.durations import prometheus_duration_seconds
+from gitops.paths import ENVIRONMENTS, REPO_ROOT
+from gitops.paths import namespace as namespace_of
+from gitops.promtool_tests import alert_variants, covers
 
 EXTERNAL_SECRET = REPO_ROOT / "platform/alerts/externalsecret-alertmanager.yaml"
 # Keys prometheus-operator v0.83.0 unmarshals strictly (pkg/alertmanager/types.go pagerdutyConfig,
@@ -57,7 +59,6 @@ INLINE_CREDENTIALS = {
     "bearer_token",
     "webhook_url",
 }
-ENVIRONMENT_NAMESPACES = ("classifier-dev", "classifier-staging", "classifier-prod")
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +117,9 @@ def generated_alerts() -> Iterator[tuple[str, dict[str, str]]]:
     """Each generated alert rule as it fires in each namespace its expression covers."""
     for name, variants in alert_variants(REPO_ROOT).items():
         for rule in variants:
-            for namespace in ENVIRONMENT_NAMESPACES:
-                scoped = re.search(r'namespace(!?[=~]+)"([^"]*)"', rule["expr"])
-                if scoped:
-                    operator, pattern = scoped.groups()
-                    matched = re.fullmatch(pattern, namespace) is not None
-                    if matched != (not operator.startswith("!")):
-                        continue
-                yield name, {"alertname": name, "namespace": namespace, **rule["labels"]}
+            for namespace in (namespace_of(environment) for environment in ENVIRONMENTS):
+                if covers(rule, namespace):
+                    yield name, {"alertname": name, "namespace": namespace, **rule["labels"]}
 
 
 def test_pages_go_to_the_pager_and_tickets_to_chat(config: dict[str, Any], config_file: Path) -> None:
@@ -213,13 +209,10 @@ def test_the_local_cluster_fills_the_store_with_placeholders(config: dict[str, A
 
 @contextlib.contextmanager
 def running_alertmanager(config: dict[str, Any], workdir: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager")
-    assert binary, "prometheus-alertmanager is missing: .ci/system-packages.sh installs it"
     (workdir / "alertmanager.yml").write_text(yaml.safe_dump(with_webhooks(config, "http://127.0.0.1:9")))
     address = f"127.0.0.1:{free_port()}"
     url = f"http://{address}"
-    command = [binary, f"--config.file={workdir / 'alertmanager.yml'}", f"--storage.path={workdir / 'data'}",
-               f"--web.listen-address={address}", "--cluster.listen-address="]  # fmt: skip
+    command = alertmanager_command(workdir / "alertmanager.yml", workdir / "data", address)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(
@@ -294,9 +287,8 @@ def test_prometheus_keeps_the_slo_window_on_a_volume() -> None:
     most 80-85% of it), and the TSDB live on a volume rather than the chart's emptyDir."""
     slos = yaml.safe_load((REPO_ROOT / "platform/slo/slos.yaml").read_text())
     spec = chart_values()["prometheus"]["prometheusSpec"]
-    days = {"d": 1.0, "w": 7.0, "y": 365.0}
-    window = float(slos["window"][:-1]) * days[slos["window"][-1]]
-    assert float(spec["retention"][:-1]) * days[spec["retention"][-1]] >= window
+    window = prometheus_duration_seconds(slos["window"])
+    assert prometheus_duration_seconds(spec["retention"]) >= window
     size_gb = float(spec["retentionSize"].removesuffix("GB"))
     volume = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
     volume_gb = float(volume.removesuffix("Gi")) * 1.073741824

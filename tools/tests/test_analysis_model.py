@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from gitops.analysis import GUARD
 from gitops.analysis_eval import condition_holds
 from gitops.analysis_model import (
     MetricResult,
@@ -324,7 +325,6 @@ def test_dry_run_rules_match_like_upstream(rules: set[str], dry_run: set[str]) -
 
 # --- utils/evaluate/evaluate_test.go, metricproviders/prometheus/prometheus_test.go ----------------
 # (upstream test, successCondition, failureCondition, result, provider error, measurement phase)
-GUARD = "len(result) > 0 && !isNaN(result[0])"
 UNSUPPORTED = "Prometheus metric type not supported"  # processResponse, on a nil response
 # fmt: off
 MEASUREMENT_CASES: list[tuple[str, str | None, str | None, list[float] | None, str | None, str]] = [

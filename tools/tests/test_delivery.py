@@ -15,6 +15,7 @@ from gitops.argocd_sources import envsubst, helm_values
 from gitops.paths import REPO_ROOT
 
 from .conftest import copy_tree
+from .mutations import replace
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +66,8 @@ def test_every_application_follows_the_bootstrap_repository_and_revision() -> No
 
 def test_an_application_pinned_to_one_revision_is_refused(tmp_path: Path) -> None:
     root = copy_tree(tmp_path)
-    helpers = root / "argocd/apps/templates/_helpers.tpl"
-    helpers.write_text(
-        helpers.read_text().replace(
-            "targetRevision: {{ .root.Values.revision | quote }}", "targetRevision: main"
-        )
-    )
+    pin = "targetRevision: {{ .root.Values.revision | quote }}"
+    replace("argocd/apps/templates/_helpers.tpl", pin, "targetRevision: main")(root)
     problems = [
         str(p) for p in delivery_policies.check(delivery.load(root, bootstrap(targetRevision="feature-x")))
     ]
@@ -83,12 +80,8 @@ def test_an_application_pinned_to_one_revision_is_refused(tmp_path: Path) -> Non
 def test_services_kept_off_server_side_apply_by_annotation_are_accepted(tmp_path: Path) -> None:
     """argo-cd #20306's fix: SSA for the Application, `ServerSideApply=false` on the Services."""
     root = copy_tree(tmp_path)
-    appset = root / "argocd/apps/templates/applicationset.yaml"
-    appset.write_text(
-        appset.read_text().replace(
-            "- CreateNamespace=true", "- CreateNamespace=true\n          - ServerSideApply=true"
-        )
-    )
+    server_side = "- CreateNamespace=true\n          - ServerSideApply=true"
+    replace("argocd/apps/templates/applicationset.yaml", "- CreateNamespace=true", server_side)(root)
     assert any(p.policy == "controller-owned-fields" for p in delivery_policies.check(delivery.load(root)))
     for name in ("service-stable.yaml", "service-canary.yaml"):
         service = root / "rollouts" / name

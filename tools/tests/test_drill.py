@@ -10,7 +10,7 @@ import pytest
 
 from gitops.drill import ARTIFACT, CASES, OUTAGE, run_drill
 
-TABLES: list[str] = []  # printed by conftest's terminal summary
+from .conftest import TABLES
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def artifact_built() -> None:
 
 def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(artifact_built: None) -> None:
     report = run_drill(rounds=3)
-    TABLES.append(report.table())
+    TABLES.append(("canary drill (`make drill`):", report.table()))
     assert report.problems() == [], report.table()
     plays = [play for case in (*CASES, OUTAGE) for play in case.plays()]
     assert sorted(report.outcomes) == sorted(plays)

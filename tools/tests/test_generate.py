@@ -68,6 +68,7 @@ def test_the_judging_comes_from_the_slos() -> None:
         (("service: classifier", "servic: classifier"), "missing or invalid field"),
         (("    measurements: 3", "    measurements: 0"), "measurement counts must be at least 1"),
         (("  interval: 1m", "  interval: a minute"), "is not a duration"),
+        (("window: 30d", "window: 30 days"), "is not a duration"),
         (("availability_target: 0.99", "availability_target: 1.5"), "classifier-dev availability target"),
         (("dev: {pages: false,", "dev: {pages: no-thanks,"), "pages must be true or false"),
         (("prod: {pages: true, always_serves: true}", "prod: {pages: true}"), "always_serves"),

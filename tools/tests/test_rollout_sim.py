@@ -70,6 +70,7 @@ def test_prometheus_unreachable_aborts_on_the_fifth_error_ten_seconds_apart() ->
         ("rate(x[2m])", 20, "rate(x[6s])"),
         ("rate(x[1m30s])", 10, "rate(x[9s])"),
         ("rate(x[5s])", 100, "rate(x[1s])"),
+        ("max_over_time(x[1h:1m]) offset 1d", 12, "max_over_time(x[300s:5s]) offset 7200s"),
     ],
 )
 def test_range_windows_shrink_with_the_clock(query: str, speedup: float, expected: str) -> None:

@@ -6,14 +6,9 @@ alert scenarios' label sets are checked against what the scrape really produces.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
-import shutil
 import subprocess
-import time
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +18,7 @@ import yaml
 
 from gitops.alert_drill.exporters import CONTROLLER_TARGET_LABELS, rollouts_metric_relabelings
 from gitops.alert_drill.webhook import Exchange, serving
-from gitops.drill_stack import free_port, stop_process
+from gitops.drill_stack import free_port, prometheus_command, series, stop_process, wait_for
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import SCENARIOS, alert_rules
 
@@ -71,29 +66,9 @@ class Controller:
         return 200, CONTROLLER_METRICS.encode()
 
 
-def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
-    """The instant vector's series, each {"metric": labels, "value": [time, value]}."""
-    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        result: list[dict[str, Any]] = json.loads(response.read())["data"]["result"]
-    return result
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if predicate():
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"gave up waiting for {what}; Prometheus's log ends:\n{log.read_text()[-3000:]}")
-
-
 @contextlib.contextmanager
 def scraping_prometheus(target: str, relabel_configs: list[dict[str, Any]], workdir: Path) -> Iterator[str]:
     """A Prometheus scraping `target` as the operator would; yields its URL once a scrape landed."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is missing: .ci/run installs Debian's prometheus package"
     job: dict[str, Any] = {
         "job_name": "serviceMonitor/argo-rollouts/argo-rollouts/0",
         "honor_labels": False,
@@ -105,20 +80,18 @@ def scraping_prometheus(target: str, relabel_configs: list[dict[str, Any]], work
         job["metric_relabel_configs"] = relabel_configs
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [job]}
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    prometheus = f"http://127.0.0.1:{port}"
+    address = f"127.0.0.1:{free_port()}"
+    prometheus = f"http://{address}"
     log = workdir / "prometheus.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        command = prometheus_command(workdir / "prometheus.yml", workdir / "tsdb", address)
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
             scraped = 'up{job="argo-rollouts-metrics"} == 1'
-            _wait_until(
-                lambda: bool(query(prometheus, scraped)), 30, "the first scrape of the controller", log
-            )
+            try:
+                wait_for(lambda: bool(series(prometheus, scraped)), 30, "the first scrape of the controller")
+            except TimeoutError as error:
+                raise TimeoutError(f"{error}; Prometheus's log ends:\n{log.read_text()[-3000:]}") from None
             yield prometheus
         finally:
             stop_process(process)
@@ -152,7 +125,9 @@ def alert_expression(alert: str) -> str:
 
 
 def labels_of(prometheus: str, promql: str) -> list[dict[str, str]]:
-    return sorted((series["metric"] for series in query(prometheus, promql)), key=lambda m: sorted(m.items()))
+    return sorted(
+        (series["metric"] for series in series(prometheus, promql)), key=lambda m: sorted(m.items())
+    )
 
 
 def test_relabelled_scrape_keeps_each_rollouts_namespace(fixed: str) -> None:

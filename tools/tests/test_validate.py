@@ -128,6 +128,12 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
         "ScaledObject/classifier: scaleTargetRef Deployment/classifier is not a Rollout here",
     ),
     (
+        "fallback over a Value metric",
+        on("ScaledObject", ["spec", "triggers", 0, "metricType"], "Value"),
+        "ScaledObject/classifier: KEDA's webhook refuses the fallback: at least one trigger (that is not "
+        "cpu or memory) has to have the `AverageValue` type",
+    ),
+    (
         "unguarded success",
         on(
             "AnalysisTemplate",

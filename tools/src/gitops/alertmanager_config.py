@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from gitops.argocd_sources import helm_values
 from gitops.paths import REPO_ROOT
 
 CHART_VALUES = Path("platform/kube-prometheus-stack.yaml")
@@ -50,6 +51,14 @@ CHART_ALERTMANAGER_CONFIG: dict[str, Any] = {
     "templates": ["/etc/alertmanager/config/*.tmpl"],
 }
 _NOTIFIERS = re.compile(r".+_configs")
+# send_resolved where a notifier leaves it out (Alertmanager v0.28.1 config/notifiers.go,
+# Default<Kind>Config.VSendResolved); another kind must set it.
+_SEND_RESOLVED = {
+    "pagerduty_configs": True,
+    "slack_configs": False,
+    "email_configs": False,
+    "webhook_configs": True,
+}
 
 
 def helm_merge(defaults: Any, values: Any) -> Any:
@@ -67,9 +76,8 @@ def helm_merge(defaults: Any, values: Any) -> Any:
 
 
 def chart_values(root: Path = REPO_ROOT) -> dict[str, Any]:
-    application = yaml.safe_load((root / CHART_VALUES).read_text())
-    values: dict[str, Any] = application["spec"]["source"]["helm"]["valuesObject"]
-    return values
+    """The Helm values Argo CD gives kube-prometheus-stack."""
+    return helm_values(yaml.safe_load((root / CHART_VALUES).read_text()))
 
 
 def alertmanager_config(root: Path = REPO_ROOT) -> dict[str, Any]:
@@ -102,7 +110,10 @@ def with_webhooks(config: dict[str, Any], base_url: str) -> dict[str, Any]:
     for receiver in local["receivers"]:
         notifiers = [key for key in receiver if _NOTIFIERS.fullmatch(key)]
         if notifiers:
-            resolved = receiver[notifiers[0]][0].get("send_resolved", True)
+            kind = notifiers[0]
+            resolved = receiver[kind][0].get("send_resolved", _SEND_RESOLVED.get(kind))
+            if resolved is None:
+                raise ValueError(f"receiver {receiver['name']}: set send_resolved on its {kind}")
             for key in notifiers:
                 del receiver[key]
             receiver["webhook_configs"] = [

@@ -12,7 +12,7 @@ elsewhere (platform/slo/slos.yaml). Every alert links its runbook in runbooks/.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,9 @@ BURN_RATES = (("page", 14.4, "1h", "5m"), ("page", 6.0, "6h", "30m"), ("ticket",
 # Answers that spend the availability budget: 5xx, and 429 (the service refusing work for want of
 # capacity; platform/slo/slos.yaml says why).
 BAD_CODES = "5..|429"
+# Server errors alone: what the canary analysis judges (a canary pod's 429s measure the fleet's
+# load, which aborting the release does not change: docs/decisions.md) and the 5xx panels show.
+SERVER_ERROR_CODES = "5.."
 # Answers refused without being computed: 429 (admission queue full), 504 (deadline passed).
 REFUSED_CODES = "429|504"
 REFUSED_RATIO = 0.05
@@ -120,19 +123,21 @@ def _selector(*matchers: str) -> str:
     return ",".join(matcher for matcher in matchers if matcher)
 
 
-def error_ratio(slo: Slo, window: str) -> str:
+def error_ratio(slo: Slo, window: str, *matchers: str) -> str:
     """Bad answers over all answers, per namespace (Sloth's and Pyrra's errors/total): when only
-    5xx series are left, the ratio is 1, not empty. With no bad series yet it is 0, not empty."""
-    selector = slo.selector()
+    5xx series are left, the ratio is 1, not empty. With no bad series yet it is 0, not empty.
+    `matchers` narrow every selector (a dashboard's namespace)."""
+    selector = slo.selector(*matchers)
     errors = f'classifier_http_requests_total{{{selector},code=~"{BAD_CODES}"}}'
     total = f"sum by (namespace) (rate(classifier_http_requests_total{{{selector}}}[{window}]))"
     return f"(sum by (namespace) (rate({errors}[{window}]))\n  or 0 * {total})\n/ {total}"
 
 
-def slow_ratio(slo: Slo, window: str) -> str:
+def slow_ratio(slo: Slo, window: str, *matchers: str) -> str:
     """Successful answers slower than the threshold over all successful answers, per namespace: a
-    fast 4xx, 429 or 5xx is not "fast enough" (the histogram's `outcome` label)."""
-    selector = slo.selector('outcome="success"')
+    fast 4xx, 429 or 5xx is not "fast enough" (the histogram's `outcome` label). `matchers` narrow
+    every selector."""
+    selector = slo.selector('outcome="success"', *matchers)
     bound = f'le="{bucket_bound(slo.latency_threshold_seconds)}"'
     fast = f"classifier_http_request_duration_seconds_bucket{{{selector},{bound}}}"
     total = f"classifier_http_request_duration_seconds_count{{{selector}}}"
@@ -246,8 +251,12 @@ def _refused_ratio(slo: Slo, scope: str) -> str:
     )
 
 
-def _severity(slo: Slo, namespace: str) -> str:
-    return "page" if slo.alerting[namespace].pages else "ticket"
+def _by_severity(slo: Slo, namespaces: Iterable[str]) -> dict[str, list[str]]:
+    """The namespaces under the severity each alerts with (page first; none: left out)."""
+    grouped: dict[str, list[str]] = {"page": [], "ticket": []}
+    for ns in sorted(namespaces):
+        grouped["page" if slo.alerting[ns].pages else "ticket"].append(ns)
+    return {severity: found for severity, found in grouped.items() if found}
 
 
 def _metrics_absent(slo: Slo) -> list[Alert]:
@@ -260,8 +269,7 @@ def _metrics_absent(slo: Slo) -> list[Alert]:
         down = f"max by (namespace) (up{{{_selector(job, scope)}}}) == 0"
         gone = [
             f'sum by (namespace) (absent(up{{{job},namespace="{ns}"}}))'
-            for ns in sorted(slo.alerting)
-            if _severity(slo, ns) == severity
+            for ns in _by_severity(slo, slo.alerting).get(severity, [])
         ]
         alerts.append(
             Alert(
@@ -291,11 +299,11 @@ def _traffic_absent(slo: Slo) -> list[Alert]:
             f'and on (namespace) max by (namespace) (up{{{job},namespace="{ns}"}}) == 1'
         )
 
-    serving = sorted(ns for ns, policy in slo.alerting.items() if policy.always_serves)
+    serving = [ns for ns, policy in slo.alerting.items() if policy.always_serves]
     return [
         Alert(
             "ClassifierTrafficAbsent",
-            "\nor\n".join(no_requests(ns) for ns in serving if _severity(slo, ns) == severity),
+            "\nor\n".join(no_requests(ns) for ns in namespaces),
             severity,
             "No inference requests reach the classifier in {{ $labels.namespace }}",
             "For 15 minutes (10 without a request, 5 more to confirm) no inference request has reached "
@@ -303,8 +311,7 @@ def _traffic_absent(slo: Slo) -> list[Alert]:
             "report: clients cannot reach it (Ingress, DNS, NetworkPolicy) and the SLOs cannot see it.",
             "5m",
         )
-        for severity in ("page", "ticket")
-        if any(_severity(slo, ns) == severity for ns in serving)
+        for severity, namespaces in _by_severity(slo, serving).items()
     ]
 
 
@@ -380,13 +387,14 @@ def alerts(slo: Slo) -> list[Alert]:
         ),
         Alert(
             "ClassifierCanaryAnalysisFailing",
-            # Failed runs are kept (up to 5, utils/analysis/filter.go FilterAnalysisRunsToDelete) and
+            # Failed runs are kept (5 by default: utils/defaults DefaultAnalysisRunUnsuccessfulHistoryLimit,
+            # spec.analysis.unsuccessfulRunHistoryLimit; utils/analysis/filter.go applies it) and
             # their series stay 1; the metrics name no revision. A Failed or Error run aborts its
             # Rollout (rollout/analysis.go), and the phase stays Abort until a retry or a new
             # revision: so a failed run belongs to the current release only while it is aborted.
             "max by (namespace, name, metric) (analysis_run_metric_phase"
             '{name=~"classifier-.*", dry_run="false", phase=~"Failed|Error"}) == 1\n'
-            'and on (namespace) max by (namespace) (rollout_info{name="classifier", phase="Abort"}) == 1',
+            f"and on (namespace) max by (namespace) (rollout_info{{{_selector(ROLLOUT, ABORTED)}}}) == 1",
             "ticket",
             "Canary analysis {{ $labels.metric }} failed in {{ $labels.namespace }}",
             "The canary metric {{ $labels.metric }} of AnalysisRun {{ $labels.name }} ended Failed (more "

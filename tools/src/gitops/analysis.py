@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitops.alerts import SERVER_ERROR_CODES
+from gitops.analysis_model import DEFAULT_CONSECUTIVE_ERROR_LIMIT
 from gitops.slo import Slo
 
 CANARY_SELECTOR = ('namespace="{{args.namespace}}"', 'rollouts_pod_template_hash="{{args.canary-hash}}"')
 GUARD = "len(result) > 0 && !isNaN(result[0])"
 BACKGROUND = "classifier-canary-background"
 STEP = "classifier-canary-step"
-# Argo Rollouts' default (utils/defaults/defaults.go DefaultConsecutiveErrorLimit), written out:
-# the fifth error in a row (10 s apart, analysis.go DefaultErrorRetryInterval) ends a run Error.
-CONSECUTIVE_ERROR_LIMIT = 4
-OUTAGE_ERRORS = CONSECUTIVE_ERROR_LIMIT + 1
+# Argo Rollouts' default consecutiveErrorLimit is written out in both templates: the fifth error
+# in a row (10 s apart, analysis.go DefaultErrorRetryInterval) ends a run Error.
+OUTAGE_ERRORS = DEFAULT_CONSECUTIVE_ERROR_LIMIT + 1
 
 
 def _measures(slo: Slo) -> list[tuple[str, str, float]]:
@@ -29,7 +30,8 @@ def _measures(slo: Slo) -> list[tuple[str, str, float]]:
     selector = slo.selector(*CANARY_SELECTOR)
     window = slo.rate_window
     error_rate = (
-        f'(sum(rate(classifier_http_requests_total{{{selector},code=~"5.."}}[{window}])) or vector(0))\n'
+        f'(sum(rate(classifier_http_requests_total{{{selector},code=~"{SERVER_ERROR_CODES}"}}[{window}]))'
+        " or vector(0))\n"
         f"/\nsum(rate(classifier_http_requests_total{{{selector}}}[{window}]))\n"
     )
     latency = (
@@ -83,7 +85,7 @@ def background_template(slo: Slo) -> dict[str, Any]:
         "interval": policy.interval,
         "failureLimit": policy.background_failures - 1,
         "inconclusiveLimit": policy.background_inconclusive - 1,
-        "consecutiveErrorLimit": CONSECUTIVE_ERROR_LIMIT,
+        "consecutiveErrorLimit": DEFAULT_CONSECUTIVE_ERROR_LIMIT,
     }
     description = (
         f"All through the rollout, every {policy.interval}: {_thresholds(slo)}. The "
@@ -105,7 +107,7 @@ def step_template(slo: Slo) -> dict[str, Any]:
         "interval": policy.interval,
         "failureLimit": 0,
         "inconclusiveLimit": 0,
-        "consecutiveErrorLimit": CONSECUTIVE_ERROR_LIMIT,
+        "consecutiveErrorLimit": DEFAULT_CONSECUTIVE_ERROR_LIMIT,
     }
     description = (
         f"Before full promotion: {policy.step_measurements} measurements {policy.interval} apart, each must "

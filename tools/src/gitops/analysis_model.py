@@ -32,7 +32,7 @@ Phase = str  # "Pending" | "Running" | "Successful" | "Failed" | "Error" | "Inco
 COMPLETED = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
 # utils/analysis/helpers.go analysisStatusOrder: best to worst.
 _RANK = {p: i for i, p in enumerate(("Successful", "Running", "Pending", "Inconclusive", "Error", "Failed"))}
-_STOPS_RUN = frozenset({"Failed", "Error", "Inconclusive"})  # helpers.go IsTerminating
+STOPS_RUN = frozenset({"Failed", "Error", "Inconclusive"})  # helpers.go IsTerminating
 # utils/defaults/defaults.go DefaultConsecutiveErrorLimit
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 
@@ -180,7 +180,7 @@ def is_terminating(specs: list[MetricSpec], results: list[MetricResult], termina
     """utils/analysis/helpers.go IsTerminating: spec.terminate, or a non-dryRun metric's recorded
     phase (assessed at the previous reconcile) is already Failed, Error or Inconclusive."""
     dry_run = {spec.name for spec in specs if spec.dry_run}
-    return terminate or any(r.phase in _STOPS_RUN and r.name not in dry_run for r in results)
+    return terminate or any(r.phase in STOPS_RUN and r.name not in dry_run for r in results)
 
 
 def assess_run(specs: list[MetricSpec], results: list[MetricResult], terminating: bool = False) -> Phase:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,11 +45,14 @@ def expand_application_set(
 
 
 def matching_directories(root: Path, requested: list[dict[str, Any]]) -> list[str]:
-    folders = sorted(
-        str(path.relative_to(root))
-        for path in root.rglob("*")
-        if path.is_dir() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    )
+    """The repository's folders a git directories generator selects. Hidden folders are skipped,
+    not walked into, as the repo-server does (argo-cd v3.1.16 reposerver/repository/repository.go
+    GetGitDirectories, without --include-hidden-directories)."""
+    folders = []
+    for parent, children, _ in os.walk(root):
+        children[:] = [child for child in children if not child.startswith(".")]  # nor walked into
+        folders += [str((Path(parent) / child).relative_to(root)) for child in children]
+    folders.sort()
     return [
         folder
         for folder in folders

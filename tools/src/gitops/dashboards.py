@@ -17,15 +17,14 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import GraphTresholdsStyleMode
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold
 
-from gitops.alerts import BURN_RATES, error_ratio, slow_ratio
+from gitops.alerts import BURN_RATES, SERVER_ERROR_CODES, error_ratio, slow_ratio
+from gitops.durations import prometheus_duration_seconds
 from gitops.paths import ENVIRONMENTS, namespace
 from gitops.slo import Slo
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 NS = 'namespace=~"$namespace"'
 RATE = "$__rate_interval"
-# Seconds in the units an SLO window is written in (slos.yaml: "30d", or weeks).
-_WINDOW_UNITS = {"d": 86400, "w": 7 * 86400}
 
 
 def _query(expr: str, legend: str = "", ref: str = "A") -> prometheus.Dataquery:
@@ -99,7 +98,7 @@ def service_overview(slo: Slo) -> dashboard.Dashboard:
         )
         .with_panel(
             _series("5xx ratio (SLO routes)", "percentunit",
-                    (f'sum(rate(classifier_http_requests_total{{{routes},code=~"5.."}}[{RATE}])) / '
+                    (f'sum(rate(classifier_http_requests_total{{{routes},code=~"{SERVER_ERROR_CODES}"}}[{RATE}])) / '
                      f"sum(rate(classifier_http_requests_total{{{routes}}}[{RATE}]))", "5xx"))
         )
         .with_row(dashboard.Row("Latency"))
@@ -151,7 +150,7 @@ def canary_vs_stable(slo: Slo) -> dashboard.Dashboard:
         )
         .with_panel(
             _series(f"5xx ratio by version (canary fails above {slo.canary_max_error_rate:g})", "percentunit",
-                    (f'{by_hash} (rate(classifier_http_requests_total{{{routes},code=~"5.."}}[{RATE}])) / '
+                    (f'{by_hash} (rate(classifier_http_requests_total{{{routes},code=~"{SERVER_ERROR_CODES}"}}[{RATE}])) / '
                      f"{by_hash} (rate(classifier_http_requests_total{{{routes}}}[{RATE}]))", "{{rollouts_pod_template_hash}}"))
         )
         .with_panel(
@@ -170,13 +169,10 @@ def _objectives(slo: Slo, ns: str) -> tuple[float, float]:
 
 def window_ratio(slo: Slo, sli: str, ns: str) -> str:
     """The share of bad requests ("errors" or "slow") in one namespace over the whole SLO window:
-    the recording rules' own expression (alerts.error_ratio / slow_ratio) over the window, with
-    the namespace added to each of its selectors, so the dashboard's SLI is the alerts' SLI.
-    Prometheus keeps the whole window (retention 30d, platform/kube-prometheus-stack.yaml)."""
-    expr = (error_ratio if sli == "errors" else slow_ratio)(slo, slo.window)
-    if slo.selector() not in expr:
-        raise ValueError(f"the {sli} ratio selects no SLO routes to scope to {ns}: {expr}")
-    return expr.replace(slo.selector(), slo.selector(f'namespace="{ns}"'))
+    the recording rules' own expression (alerts.error_ratio / slow_ratio) over the window, narrowed
+    to the namespace, so the dashboard's SLI is the alerts' SLI. Prometheus keeps the whole window
+    (retention 30d, platform/kube-prometheus-stack.yaml)."""
+    return (error_ratio if sli == "errors" else slow_ratio)(slo, slo.window, f'namespace="{ns}"')
 
 
 def _percent(ratio: float) -> str:
@@ -226,7 +222,7 @@ def _environment(board: dashboard.Dashboard, slo: Slo, ns: str) -> dashboard.Das
 
 
 def slo_budget(slo: Slo) -> dashboard.Dashboard:
-    history = int(slo.window[:-1]) * _WINDOW_UNITS[slo.window[-1]]
+    history = prometheus_duration_seconds(slo.window)
     board = (
         _base("classifier-slo", "Classifier / SLO and error budget",
               f"Per environment, over the {slo.window} SLO window, against that environment's own objectives "

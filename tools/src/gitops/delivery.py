@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from gitops.applicationsets import ApplicationSetError, expand_application_set
-from gitops.argocd_sources import SourceError, render_helm, render_kustomize
+from gitops.argocd_sources import SourceError, helm_values, render_helm, render_kustomize
 from gitops.paths import REPO_ROOT
-from gitops.render import Manifest
+from gitops.render import Manifest, RenderError
 
 BOOTSTRAP = Path("argocd/bootstrap.yaml")
 APPLIED_BY_HAND = (BOOTSTRAP, Path("cluster/secret-store-access.yaml"))
@@ -57,6 +57,11 @@ class Application:
         return dict(self.spec.get("source", {}))
 
     @property
+    def values(self) -> dict[str, Any]:
+        """The Helm values Argo CD renders this Application's chart with ({} without Helm)."""
+        return helm_values(self.manifest) if self.source.get("helm") else {}
+
+    @property
     def destination_namespace(self) -> str:
         return str(self.spec.get("destination", {}).get("namespace", ""))
 
@@ -83,6 +88,10 @@ class Delivery:
     def application(self, name: str) -> Application | None:
         return next((app for app in self.applications if app.name == name), None)
 
+    def chart(self, chart: str) -> Application | None:
+        """The Application installing this upstream chart."""
+        return next((app for app in self.applications if app.source.get("chart") == chart), None)
+
     def owned_objects(self) -> Iterator[tuple[str, Manifest]]:
         """(owner, object) for everything applied: by hand, by an Application's sync."""
         yield from ((CLUSTER_UP, m) for m in self.applied_by_hand)
@@ -102,7 +111,7 @@ def load(root: Path, bootstrap: Manifest | None = None) -> Delivery:
     """
     try:
         return _load(root, bootstrap)
-    except (SourceError, ApplicationSetError) as error:
+    except (SourceError, ApplicationSetError, RenderError) as error:
         raise DeliveryError(str(error)) from error
 
 

@@ -20,24 +20,25 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from gitops.drill_stack import ARTIFACT, Stack, Target, get_json, load, query
+from gitops.drill_stack import ARTIFACT, Stack, Target, load, query, series
+from gitops.durations import prometheus_duration_seconds
+from gitops.generate import SLO_FILE
 from gitops.paths import REPO_ROOT
-from gitops.promtool_tests import RULES
+from gitops.promtool_tests import alert_rules
 from gitops.render import Manifest, render
 from gitops.rollout_sim import Measure, Outcome, simulate
+from gitops.slo import load_slo
 
 SPEEDUP = 12  # 1 minute of the Rollout is 5 seconds of the drill
 ROUNDS = 3
 TIMEOUT_SECONDS = 60
-RATE_WINDOW_SECONDS = 120  # the templates' `[2m]`, from platform/slo/slos.yaml
+# The templates' rate window (`[2m]`), as platform/slo/slos.yaml declares it.
+RATE_WINDOW_SECONDS = prometheus_duration_seconds(load_slo(REPO_ROOT / SLO_FILE).rate_window)
 # Traffic before the Rollout's clock starts, as a canary has after its setWeight step: one rate
 # window, so a process's first, cold requests are out of the window by its first measurement.
 WARMUP_SECONDS = RATE_WINDOW_SECONDS / SPEEDUP
@@ -166,10 +167,8 @@ def requests_per_window(prometheus: str, target: Target, seconds: float) -> floa
 
 
 def burning_namespaces(prometheus: str, alert: str = "ClassifierAvailabilityBudgetBurn") -> set[str]:
-    spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
-    expr = next(r["expr"] for g in spec["groups"] for r in g["rules"] if r.get("alert") == alert)
-    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
-    return {item["metric"]["namespace"] for item in get_json(url)["data"]["result"]}
+    expr = alert_rules(REPO_ROOT)[alert]["expr"]
+    return {item["metric"]["namespace"] for item in series(prometheus, expr, timeout=10)}
 
 
 def run_round(stack: Stack, stable: Target, number: int, report: DrillReport) -> None:

@@ -66,13 +66,52 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise TimeoutError(f"gave up waiting for {what}")
 
 
-def query(prometheus: str, promql: str) -> list[float]:
-    """An instant query's values; raises on any failure, as a Prometheus provider would error."""
+def series(prometheus: str, promql: str, timeout: float = 5) -> list[dict[str, Any]]:
+    """An instant query's series, each {"metric": labels, "value": [time, value]}; raises on any
+    failure and on an answer that is not a vector."""
     url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-    answer = get_json(url, timeout=5)
+    answer = get_json(url, timeout=timeout)
     if answer.get("status") != "success" or answer["data"]["resultType"] != "vector":
         raise ValueError(f"unexpected answer: {str(answer)[:200]}")
-    return [float(item["value"][1]) for item in answer["data"]["result"]]
+    return list(answer["data"]["result"])
+
+
+def query(prometheus: str, promql: str) -> list[float]:
+    """An instant query's values, as the drill's Prometheus provider measures them: any failure
+    raises and counts as an error (the templates' queries are vectors)."""
+    return [float(item["value"][1]) for item in series(prometheus, promql)]
+
+
+def prometheus_command(config: Path, tsdb: Path, address: str) -> list[str]:
+    """Debian's Prometheus with this configuration and TSDB, listening on host:port."""
+    binary = _binary("prometheus", "prometheus")
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tsdb}",
+        f"--web.listen-address={address}",
+    ]
+
+
+def alertmanager_command(config: Path, storage: Path, address: str) -> list[str]:
+    """Debian's Alertmanager with this configuration, alone (no cluster), listening on host:port."""
+    binary = _binary("prometheus-alertmanager", "prometheus-alertmanager")
+    listen = [f"--web.listen-address={address}", "--cluster.listen-address="]
+    return [binary, f"--config.file={config}", f"--storage.path={storage}", *listen]
+
+
+def write_file_sd(path: Path, groups: list[dict[str, Any]]) -> None:
+    """Targets for Prometheus's file_sd, replaced in one step: it never reads half a file."""
+    staged = path.with_name(path.name + ".new")
+    staged.write_text(json.dumps(groups))
+    staged.replace(path)
+
+
+def _binary(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found: install Debian's {package} (make system-packages)")
+    return found
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 15) -> None:
@@ -162,10 +201,7 @@ class Stack:
         self._write_targets()
 
     def _up(self, server: Prometheus | None = None) -> list[dict[str, Any]]:
-        answer = get_json(
-            f"{(server or self.prometheus).url}/api/v1/query?{urllib.parse.urlencode({'query': 'up == 1'})}"
-        )
-        return list(answer["data"]["result"])
+        return series((server or self.prometheus).url, "up == 1", timeout=10)
 
     def _write_targets(self) -> None:
         groups = [
@@ -175,9 +211,7 @@ class Stack:
             }
             for t in self.targets
         ]
-        staged = self.workdir / "targets.json.new"
-        staged.write_text(json.dumps(groups))
-        staged.replace(self.workdir / "targets.json")
+        write_file_sd(self.workdir / "targets.json", groups)
 
     def start_prometheus(self) -> Prometheus:
         """A Prometheus with the generated rules (evaluated every second), scraping every second
@@ -200,15 +234,9 @@ class Stack:
             ],
         }
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError("prometheus not found: install Debian's prometheus package (.ci/run does)")
         port = free_port()
         tsdb = self.workdir / f"tsdb-{port}"
-        process = self.start(
-            [binary, f"--config.file={self.workdir / 'prometheus.yml'}", f"--storage.tsdb.path={tsdb}",
-             f"--web.listen-address=127.0.0.1:{port}"]
-        )  # fmt: skip
+        process = self.start(prometheus_command(self.workdir / "prometheus.yml", tsdb, f"127.0.0.1:{port}"))
         server = Prometheus(f"http://127.0.0.1:{port}", process)
         self._main = self._main or server
         scraped = {t.url.removeprefix("http://") for t in self.targets}

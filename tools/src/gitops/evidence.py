@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from gitops.analysis_model import STOPS_RUN
 from gitops.paths import HASH_LABEL, ROLLOUT, namespace
 
 REPOSITORY = "model-serving-gitops/model-serving-gitops"
@@ -29,7 +30,6 @@ CONTAINER_NAME = "classifier"
 # Labels Argo Rollouts puts on the AnalysisRuns it creates (factory.go StepLabels/BackgroundLabels).
 RUN_TYPE_LABEL = "rollout-type"
 STEP_INDEX_LABEL = "step-index"
-BAD_RUN_PHASES = ("Failed", "Error", "Inconclusive")
 CAPTURED_AT = "capturedAt"  # written into the List by `gitops-promote status`
 COSIGN_TYPE = "cosign container image signature"
 
@@ -177,7 +177,7 @@ def _runs_for(items: list[dict[str, Any]], pod_hash: str) -> tuple[AnalysisRun, 
 
 def _judge_runs(runs: tuple[AnalysisRun, ...], pod_hash: str, environment: str) -> None:
     for run in runs:
-        if run.phase in BAD_RUN_PHASES:
+        if run.phase in STOPS_RUN:
             raise EvidenceError(
                 f"AnalysisRun {run.name} for {environment}'s pod hash {pod_hash} is {run.phase}"
                 f"{': ' + run.message if run.message else ''}; fix the release and roll it out in "

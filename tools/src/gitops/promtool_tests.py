@@ -38,10 +38,16 @@ def rule_for(variants: list[dict[str, Any]], labels: dict[str, str]) -> dict[str
     namespace) selects this namespace: an objective per environment, a page or a ticket."""
     namespace = labels.get("namespace", "")
     for rule in variants:
-        scope = _SCOPE.search(rule["expr"])
-        if scope is None or _selects(scope.group(1), scope.group(2), namespace):
+        if covers(rule, namespace):
             return rule
     raise ValueError(f"no variant of {variants[0]['alert']} covers namespace {namespace!r}")
+
+
+def covers(rule: dict[str, Any], namespace: str) -> bool:
+    """Whether the rule's scope (the first namespace matcher of its expression; none: every
+    namespace) selects this namespace."""
+    scope = _SCOPE.search(rule["expr"])
+    return scope is None or _selects(scope.group(1), scope.group(2), namespace)
 
 
 def _selects(operator: str, value: str, namespace: str) -> bool:

@@ -14,7 +14,6 @@ on through the final scale-up (`IsFullyPromoted`).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,7 @@ from gitops.analysis_model import (
     record,
     rollout_action,
 )
-from gitops.durations import duration_seconds
+from gitops.durations import duration_seconds, scale_promql_durations
 from gitops.render import Manifest
 
 # A rendered PromQL query -> (values, None), or (None, the error) when Prometheus failed.
@@ -68,13 +67,8 @@ class Outcome:
 
 
 def scale_windows(query: str, speedup: float) -> str:
-    """Range selectors shrink with the clock: `[2m]` at 20x is `[6s]`."""
-
-    def scaled(match: re.Match[str]) -> str:
-        seconds = duration_seconds(match.group(1)) or 0.0
-        return f"[{max(1, round(seconds / speedup))}s]"
-
-    return re.sub(r"\[(\d+(?:ms|[smh])(?:\d+(?:ms|[smh]))*)\]", scaled, query)
+    """Range selectors shrink with the clock, to whole seconds: `[2m]` at 20x is `[6s]`."""
+    return scale_promql_durations(query, speedup, lambda seconds: f"{max(1, round(seconds))}s")
 
 
 def start_run(

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gitops.durations import duration_seconds
+from gitops.durations import duration_seconds, prometheus_duration_seconds
 
 # The request-duration histogram's bucket bounds, a copy of services/classifier/.../metrics.py's
 # LATENCY_BUCKETS (tools/tests/test_exported_metrics.py ties the two): the latency threshold must
@@ -134,9 +134,15 @@ def load_slo(path: Path) -> Slo:
     counts = [policy.step_measurements, policy.background_failures, policy.background_inconclusive]
     if min(counts) < 1:
         raise SloError(f"{path}: the canary's measurement counts must be at least 1, got {counts}")
-    for duration in (policy.interval, policy.background_initial_delay, slo.rate_window):
+    # The analysis's timings are read by Argo Rollouts (Go durations); the windows by Prometheus.
+    for duration, parse in (
+        (policy.interval, duration_seconds),
+        (policy.background_initial_delay, duration_seconds),
+        (slo.rate_window, prometheus_duration_seconds),
+        (slo.window, prometheus_duration_seconds),
+    ):
         try:
-            duration_seconds(duration)
+            parse(duration)
         except ValueError:
             raise SloError(f"{path}: {duration!r} is not a duration like 30s, 1m or 1m30s") from None
     if slo.canary_max_error_rate >= 1.0:

@@ -27,7 +27,7 @@ import yaml
 from gitops import checkov_scan, delivery, delivery_policies, workflow_policies
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.policies import Context, Problem, check
-from gitops.render import Manifest, RenderError
+from gitops.render import Manifest
 from gitops.schemas import validate_manifest
 
 
@@ -91,7 +91,7 @@ def validate(
     environments were asked for, everything across Applications and the workflows."""
     try:
         cluster = delivery.load(root, bootstrap)
-    except (delivery.DeliveryError, RenderError) as error:
+    except delivery.DeliveryError as error:
         return [("bootstrap", str(error))]
     wanted = set(environments)
     found: list[tuple[str, str]] = []

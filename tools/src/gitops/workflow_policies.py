@@ -3,8 +3,9 @@ mistake here lints clean (actionlint) yet does not work as designed on GitHub.""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from gitops.policies.base import registrar
 WORKFLOWS = Path(".github/workflows")
 APP_TOKEN_ACTION = "actions/create-github-app-token@"
 Workflow = dict[str, Any]
-RULES: dict[str, Any] = {}
+WorkflowRule = Callable[[Workflow], Iterator[Problem]]
+RULES: dict[str, WorkflowRule] = {}
 rule = registrar(RULES)
 
 
@@ -29,7 +31,7 @@ def check(root: Path) -> list[Problem]:
             for key, value in yaml.safe_load(path.read_text()).items()
         }
         scope = str(path.relative_to(root))
-        found += [Problem(p.policy, p.subject, p.message, scope) for r in RULES.values() for p in r(workflow)]
+        found += [dataclasses.replace(p, scope=scope) for r in RULES.values() for p in r(workflow)]
     return found
 
 

@@ -42,7 +42,8 @@ STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.
 UNMATCHED_ROUTE = "<unmatched>"
 # The request histogram's `outcome` values. The latency SLI counts successes only (a fast 429 or
 # 400 is not a fast answer: platform/slo/slos.yaml); four values instead of every status code
-# keep the histogram's series count bounded (23 per route, method and outcome).
+# keep the histogram's series count bounded (24 per route, method and outcome: 21 buckets with
+# +Inf, _count, _sum and _created).
 OUTCOMES = ("success", "client_error", "rejected", "error")
 
 

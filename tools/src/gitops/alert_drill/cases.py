@@ -41,17 +41,24 @@ def _abort(stack: Stack) -> None:
     stack.controller.phases[BROKEN] = "Abort"
 
 
+def _targets_dropped(stack: Stack) -> bool:
+    return not stack.scrapes_broken_namespace()
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     name: str
     failure: str
     breaks: Callable[[Stack], None] | None  # None: the healthy run
+    # When Prometheus can first see the failure, if not at once: the page is timed from then.
+    visible: Callable[[Stack], bool] | None = None
 
 
 CASES = (
     Case("outage", "every prod request answered 5xx (pods restarted: only 5xx series)", _outage),
     Case("silent", "prod pods stop answering the scrape (up == 0)", _silent),
-    Case("gone", "prod pods gone: their targets and every series vanish", _gone),
+    # Timed from when Prometheus's discovery drops the pods' targets.
+    Case("gone", "prod pods gone: their targets and every series vanish", _gone, _targets_dropped),
     Case("abort", 'prod Rollout aborted: rollout_info{phase="Abort"}, namespace relabelled', _abort),
     Case("healthy", "nothing breaks", None),
 )

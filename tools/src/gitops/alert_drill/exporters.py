@@ -17,8 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from classifier.api.observability import ObservabilityMiddleware
 from classifier.metrics import ServiceMetrics
-from gitops.alert_drill.compressed_time import SPEEDUP, duration_ms
-from gitops.paths import REPO_ROOT
+from gitops.alert_drill.compressed_time import SPEEDUP
+from gitops.argocd_sources import helm_values
+from gitops.durations import prometheus_duration_seconds
+from gitops.paths import ENVIRONMENTS, REPO_ROOT
+from gitops.paths import namespace as namespace_of
 
 # Healthy traffic before the drill starts (cluster time: 75 min), so that a case meets the [1h]
 # window full, as on a cluster, rather than holding a few seconds.
@@ -27,8 +30,8 @@ HISTORY_SECONDS = 150.0
 ROLLOUTS_VALUES = Path("platform/argo-rollouts.yaml")
 SERVICE_MONITOR = Path("rollouts/servicemonitor.yaml")
 # The fleet every case starts from: two pods per environment, and the controller's Rollouts.
-NAMESPACES = ("classifier-dev", "classifier-staging", "classifier-prod")
-BROKEN = "classifier-prod"
+NAMESPACES = tuple(namespace_of(environment) for environment in ENVIRONMENTS)
+BROKEN = namespace_of("prod")
 POD_HASH = "7f9c6d8b5"
 ROUTE = "/v1/classify"
 REQUESTS_PER_SECOND = 20.0  # per pod; the SLIs are ratios, so only the shape matters
@@ -176,7 +179,7 @@ def healthy_history(address: str, rules: dict[str, Any], end: float) -> str:
         for s in f.samples
         if s.name in used
     ]
-    interval = duration_ms(classifier_scrape_interval()) / SPEEDUP / 1000
+    interval = prometheus_duration_seconds(classifier_scrape_interval()) / SPEEDUP
     times = [end - HISTORY_SECONDS + n * interval for n in range(int(HISTORY_SECONDS / interval) + 1)]
     lines = []
     for pod in fleet():
@@ -197,8 +200,8 @@ def classifier_scrape_interval(root: Path = REPO_ROOT) -> str:
 def rollouts_metric_relabelings(root: Path = REPO_ROOT) -> list[dict[str, Any]]:
     """platform/argo-rollouts.yaml's metricRelabelings as prometheus-operator writes them into
     Prometheus's config (generateRelabelConfig: snake_case keys, lower-case action)."""
-    application = yaml.safe_load((root / ROLLOUTS_VALUES).read_text())
-    monitor = application["spec"]["source"]["helm"]["valuesObject"]["controller"]["metrics"]["serviceMonitor"]
+    values = helm_values(yaml.safe_load((root / ROLLOUTS_VALUES).read_text()))
+    monitor = values["controller"]["metrics"]["serviceMonitor"]
     converted = []
     for relabeling in monitor["metricRelabelings"]:
         config = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in relabeling.items()}

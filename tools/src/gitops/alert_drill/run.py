@@ -14,13 +14,14 @@ from typing import Any
 import yaml
 
 from gitops.alert_drill.cases import CASES, OUTAGE_LASTS, STATED_SECONDS
-from gitops.alert_drill.compressed_time import SPEEDUP, compressed_rules, duration_ms, generated_rules
+from gitops.alert_drill.compressed_time import SPEEDUP, compressed_rules, generated_rules
 from gitops.alert_drill.exporters import healthy_history
 from gitops.alert_drill.report import AlertDrillReport, first_page
 from gitops.alert_drill.stack import Stack
 from gitops.alert_drill.webhook import Exchange, describe, serving
 from gitops.alertmanager_config import alertmanager_config, routed_receivers, with_webhooks
 from gitops.drill_stack import wait_for
+from gitops.durations import prometheus_duration_seconds
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import alert_variants
 
@@ -44,12 +45,14 @@ def _watch(stacks: dict[str, Stack], exchange: Exchange, pager: str, report: Ale
     for case in CASES:
         if case.breaks is not None:
             case.breaks(stacks[case.name])
-    seen = {case.name: broken_at for case in CASES if case.breaks is not None and case.name != "gone"}
-    sustained_at = time.monotonic() + duration_ms(OUTAGE_LASTS) / 1000 / SPEEDUP
+    broken = [case for case in CASES if case.breaks is not None]
+    seen = {case.name: broken_at for case in broken if case.visible is None}
+    sustained_at = time.monotonic() + prometheus_duration_seconds(OUTAGE_LASTS) / SPEEDUP
     deadline = max(time.monotonic() + max(STATED_SECONDS.values()) / SPEEDUP + 45, sustained_at + 5)
     while time.monotonic() < deadline:
-        if "gone" not in seen and not stacks["gone"].scrapes_broken_namespace():
-            seen["gone"] = time.time()  # Prometheus's discovery dropped the pods' targets
+        for case in broken:
+            if case.name not in seen and case.visible is not None and case.visible(stacks[case.name]):
+                seen[case.name] = time.time()
         for name, at in seen.items():
             report.pages[name] = first_page(exchange.received(name), pager, at)
         if report.sustained is None and time.monotonic() >= sustained_at:

@@ -3,7 +3,6 @@ Alertmanager (the project's routing, receivers pointed at the webhook), and the 
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
@@ -25,7 +24,15 @@ from gitops.alert_drill.exporters import (
     rollouts_metric_relabelings,
 )
 from gitops.alert_drill.webhook import Exchange, describe
-from gitops.drill_stack import free_port, get_json, stop_process
+from gitops.drill_stack import (
+    alertmanager_command,
+    free_port,
+    get_json,
+    prometheus_command,
+    series,
+    stop_process,
+    write_file_sd,
+)
 
 
 class Stack:
@@ -55,9 +62,7 @@ class Stack:
             }
             for pod in self.scraped
         ]
-        staged = self.workdir / "targets.json.new"
-        staged.write_text(json.dumps(groups))
-        staged.replace(self.workdir / "targets.json")
+        write_file_sd(self.workdir / "targets.json", groups)
 
     def _prometheus_config(self, with_rules: bool) -> dict[str, Any]:
         classifier = compress(classifier_scrape_interval())
@@ -93,27 +98,20 @@ class Stack:
 
     def start(self, alertmanager_config: dict[str, Any], rules: dict[str, Any], history: Path) -> None:
         """Alertmanager, and Prometheus on the backfilled history, scraping but without rules yet."""
-        alertmanager, prometheus = shutil.which("prometheus-alertmanager"), shutil.which("prometheus")
-        if alertmanager is None or prometheus is None:
-            raise RuntimeError(
-                "install Debian's prometheus and prometheus-alertmanager (.ci/system-packages.sh)"
-            )
         (self.workdir / "alertmanager.yml").write_text(yaml.safe_dump(alertmanager_config))
-        port = free_port()
-        self.alertmanager = f"127.0.0.1:{port}"
-        self._start([alertmanager, f"--config.file={self.workdir / 'alertmanager.yml'}",
-                     f"--storage.path={self.workdir / 'alertmanager'}",
-                     f"--web.listen-address={self.alertmanager}", "--cluster.listen-address="],
-                    "alertmanager.log")  # fmt: skip
+        self.alertmanager = f"127.0.0.1:{free_port()}"
+        command = alertmanager_command(
+            self.workdir / "alertmanager.yml", self.workdir / "alertmanager", self.alertmanager
+        )
+        self._start(command, "alertmanager.log")
         (self.workdir / "rules.yaml").write_text(yaml.safe_dump(rules))
         self.write_targets()
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(self._prometheus_config(False)))
         shutil.copytree(history, self.workdir / "tsdb")
-        port = free_port()
-        self.prometheus = f"http://127.0.0.1:{port}"
-        self._start([prometheus, f"--config.file={self.workdir / 'prometheus.yml'}",
-                     f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                     f"--web.listen-address=127.0.0.1:{port}"], "prometheus.log")  # fmt: skip
+        address = f"127.0.0.1:{free_port()}"
+        self.prometheus = f"http://{address}"
+        command = prometheus_command(self.workdir / "prometheus.yml", self.workdir / "tsdb", address)
+        self._start(command, "prometheus.log")
 
     def _start(self, command: list[str], log: str) -> None:
         with (self.workdir / log).open("wb") as output:
@@ -124,8 +122,7 @@ class Stack:
         with urllib.request.urlopen(f"http://{self.alertmanager}/-/ready", timeout=5) as answer:
             if answer.status != 200:
                 return False
-        up = get_json(f"{self.prometheus}/api/v1/query?query=up%20%3D%3D%201", timeout=5)
-        return len(up["data"]["result"]) == len(self.pods) + 1
+        return len(series(self.prometheus, "up == 1")) == len(self.pods) + 1
 
     def load_rules(self) -> None:
         """Rules start once every target has been scraped: a `for` of seconds must not run out
@@ -138,11 +135,8 @@ class Stack:
 
     def firing_pages(self) -> list[str]:
         """The classifier pages Prometheus has firing now."""
-        query = 'ALERTS{alertstate="firing",severity="page",service="classifier"}'
-        answer = get_json(
-            f"{self.prometheus}/api/v1/query?{urllib.parse.urlencode({'query': query})}", timeout=5
-        )
-        return sorted({describe({"labels": series["metric"]}) for series in answer["data"]["result"]})
+        firing = series(self.prometheus, 'ALERTS{alertstate="firing",severity="page",service="classifier"}')
+        return sorted({describe({"labels": alert["metric"]}) for alert in firing})
 
     def scrapes_broken_namespace(self) -> bool:
         answer = get_json(f"{self.prometheus}/api/v1/targets?state=active", timeout=5)

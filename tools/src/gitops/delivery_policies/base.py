@@ -8,7 +8,7 @@ from typing import Any
 from gitops.cluster_facts import CLUSTER_SCOPED, GroupKind
 from gitops.delivery import Application, Delivery
 from gitops.policies import Problem
-from gitops.policies.base import registrar
+from gitops.policies.base import namespace_of, registrar
 from gitops.render import Manifest
 
 Rule = Callable[[Delivery], Iterator[Problem]]
@@ -29,8 +29,7 @@ def effective_namespace(manifest: Manifest, app: Application | None) -> str | No
     """Where an object lands: its own namespace, else its Application's destination."""
     if group_kind(manifest) in CLUSTER_SCOPED:
         return None
-    namespace = manifest.get("metadata", {}).get("namespace")
-    return str(namespace or (app.destination_namespace if app else "default"))
+    return namespace_of(manifest, app.destination_namespace if app else "default")
 
 
 def resource_options(manifest: Manifest) -> set[str]:

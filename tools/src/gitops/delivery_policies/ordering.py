@@ -145,7 +145,7 @@ def custom_resources(delivery: Delivery) -> Iterator[tuple[Application, Manifest
 
 
 def _value(app: Application, path: tuple[str, ...]) -> Any:
-    node: Any = (app.source.get("helm") or {}).get("valuesObject") or {}
+    node: Any = app.values
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return node

@@ -1,7 +1,8 @@
 """What one Application names in another resolves: the ClusterSecretStore an ExternalSecret
 reads, the selectors Prometheus loads ServiceMonitors and PrometheusRules by, the Prometheus
-Service the analysis templates and the autoscaler query, and the metrics API an autoscaler's
-CPU or memory trigger reads."""
+Service the analysis templates and the autoscaler query, the metrics API an autoscaler's
+CPU or memory trigger reads, and the Secrets prometheus-operator mounts into Alertmanager and
+Prometheus."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Iterator
 
 from gitops.cluster_facts import PROMETHEUS_SERVICE
 from gitops.delivery import Delivery
-from gitops.delivery_policies.base import rule, strings, synced_objects
+from gitops.delivery_policies.base import effective_namespace, rule, strings, synced_objects
 from gitops.policies import Problem
+from gitops.policies.base import provided_secrets
 from gitops.render import describe
 
 IN_CLUSTER_URL = re.compile(r"https?://([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?:(\d+)")
@@ -23,7 +25,8 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
         m["metadata"]["name"] for _, m in delivery.owned_objects() if m.get("kind") == "ClusterSecretStore"
     }
     selectors = prometheus_selectors(delivery)
-    resource_metrics = any(a.source.get("chart") == "metrics-server" for a in delivery.applications)
+    resource_metrics = delivery.chart("metrics-server") is not None
+    yield from operator_mounted_secrets_exist(delivery)
     for app, manifest in synced_objects(delivery):
         kind, subject = str(manifest.get("kind")), describe(manifest)
         ref = manifest.get("spec", {}).get("secretStoreRef", {}) if kind == "ExternalSecret" else {}
@@ -54,14 +57,38 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
                     yield Problem("cross-references", subject, message, app.name)
 
 
+# kube-prometheus-stack values listing Secrets the operator mounts into the pods it creates, each
+# as a volume `secret-<name>` (Alertmanager and Prometheus CRDs, spec.secrets: prometheus-operator
+# v0.83.0 Documentation/api.md). The volume is not optional, so a missing Secret keeps the pod
+# from starting (Kubernetes docs, concepts/configuration/secret, "Optional Secrets").
+OPERATOR_MOUNTED_SECRETS = (("alertmanager", "alertmanagerSpec"), ("prometheus", "prometheusSpec"))
+
+
+def operator_mounted_secrets_exist(delivery: Delivery) -> Iterator[Problem]:
+    app = delivery.chart("kube-prometheus-stack")
+    if app is None:
+        return
+    namespace = app.destination_namespace
+    here = (m for owner, m in synced_objects(delivery) if effective_namespace(m, owner) == namespace)
+    provided = provided_secrets(here)
+    values = app.values
+    for component, spec in OPERATOR_MOUNTED_SECRETS:
+        for name in ((values.get(component) or {}).get(spec) or {}).get("secrets") or []:
+            if name not in provided:
+                message = (
+                    f"{component}.{spec}.secrets names Secret {name}, which nothing here creates in "
+                    f"{namespace}: the {component} pods never start"
+                )
+                yield Problem("cross-references", f"Application/{app.name}", message, app.parent)
+
+
 def prometheus_selectors(delivery: Delivery) -> dict[str, dict[str, str]]:
     """The labels the platform's Prometheus selects ServiceMonitors and rules by: its values, else
     the chart's default `release: <release>` (…SelectorNilUsesHelmValues: true, 75.15.1)."""
-    app = next((a for a in delivery.applications if a.source.get("chart") == "kube-prometheus-stack"), None)
+    app = delivery.chart("kube-prometheus-stack")
     if app is None:
         return {}
-    values = (app.source.get("helm") or {}).get("valuesObject") or {}
-    spec = values.get("prometheus", {}).get("prometheusSpec", {})
+    spec = app.values.get("prometheus", {}).get("prometheusSpec", {})
     release = {"release": app.name}
     return {
         "ServiceMonitor": (spec.get("serviceMonitorSelector") or {}).get("matchLabels", release),

@@ -61,14 +61,14 @@ def _permitted(app: Application, project: Manifest) -> Iterator[Problem]:
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": app.destination_namespace}}
         )
     for manifest in synced:
-        namespace = effective_namespace(manifest, app)
-        if not group_kind_permitted(spec, *group_kind(manifest), namespaced=namespace is not None):
+        lands_in = effective_namespace(manifest, app)
+        if not group_kind_permitted(spec, *group_kind(manifest), namespaced=lands_in is not None):
             message = (
                 f"{manifest['kind']} is not permitted by project {project_name}: Argo CD refuses the sync"
             )
             yield Problem("argocd-scope", describe(manifest), message, app.name)
-        if namespace is not None and not any(fnmatchcase(namespace, d) for d in destinations):
-            message = f"namespace {namespace} is not a destination of project {project_name}"
+        if lands_in is not None and not any(fnmatchcase(lands_in, d) for d in destinations):
+            message = f"namespace {lands_in} is not a destination of project {project_name}"
             yield Problem("argocd-scope", describe(manifest), message, app.name)
 
 

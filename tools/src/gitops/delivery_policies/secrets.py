@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from gitops.delivery import Delivery
 from gitops.delivery_policies.base import group_kind, rule, strings
 from gitops.policies import Problem
+from gitops.policies.base import containers
 from gitops.render import describe
 
 # Named like a credential; *_FILE, *_PATH, *_DIR name where one is mounted, not the value.
@@ -33,7 +33,7 @@ def no_credentials_in_git(delivery: Delivery) -> Iterator[Problem]:
             yield Problem(
                 "no-credentials", subject, "a Secret with data in git: use an ExternalSecret", owner
             )
-        for container in _containers_anywhere(manifest):
+        for container in containers(manifest):
             for variable in container.get("env") or []:
                 if variable.get("value") and CREDENTIAL_NAME.search(str(variable.get("name"))):
                     message = (
@@ -45,20 +45,7 @@ def no_credentials_in_git(delivery: Delivery) -> Iterator[Problem]:
             if CREDENTIAL_VALUE.search(value):
                 yield Problem("no-credentials", subject, f"{path} holds what looks like a credential", owner)
     for app in delivery.applications:
-        values = (app.source.get("helm") or {}).get("valuesObject") or {}
-        for path, key, value in strings(values):
+        for path, key, value in strings(app.values):
             if value and CREDENTIAL_NAME.search(key) and not REFERENCE_KEY.search(key):
                 message = f"helm value {path} is a literal credential: reference a Secret instead"
                 yield Problem("no-credentials", f"Application/{app.name}", message, app.parent)
-
-
-def _containers_anywhere(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in {"containers", "initContainers"} and isinstance(value, list):
-                yield from (c for c in value if isinstance(c, dict))
-            else:
-                yield from _containers_anywhere(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _containers_anywhere(value)

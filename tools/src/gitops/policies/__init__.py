@@ -3,7 +3,7 @@ what is wrong, where, and why it matters; `tools/tests/test_validate.py` breaks 
 environment for every rule and checks the message. Rules across Applications are in
 `gitops.delivery_policies`."""
 
-from gitops.policies import analysis_limits, availability, canary, network, pods, wiring
+from gitops.policies import analysis_limits, autoscaling, availability, canary, network, pods, wiring
 from gitops.policies.base import POLICIES, Context, Problem, check
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Context",
     "Problem",
     "analysis_limits",
+    "autoscaling",
     "availability",
     "canary",
     "check",

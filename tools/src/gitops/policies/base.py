@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,7 +68,13 @@ def check(context: Context) -> list[Problem]:
 
 
 def pod_spec(workload: Manifest) -> dict[str, Any]:
-    return dict(workload.get("spec", {}).get("template", {}).get("spec", {}))
+    """The pod a workload runs: a Pod's own spec, a CronJob's job template's, else spec.template's."""
+    spec = workload.get("spec") or {}
+    if workload.get("kind") == "Pod":
+        return dict(spec)
+    if workload.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return dict((spec.get("template") or {}).get("spec") or {})
 
 
 def pod_labels(workload: Manifest) -> dict[str, str]:
@@ -79,6 +85,19 @@ def containers(workload: Manifest) -> Iterator[dict[str, Any]]:
     spec = pod_spec(workload)
     yield from spec.get("initContainers", [])
     yield from spec.get("containers", [])
+
+
+def provided_secrets(manifests: Iterable[Manifest]) -> set[str]:
+    """Secrets these objects create: Secrets, and ExternalSecrets' targets (target.name "Defaults to
+    the .metadata.name of the ExternalSecret resource": the external-secrets v1 CRD)."""
+    found = set()
+    for manifest in manifests:
+        if manifest.get("kind") == "Secret":
+            found.add(str(manifest["metadata"]["name"]))
+        elif manifest.get("kind") == "ExternalSecret":
+            target = (manifest.get("spec") or {}).get("target") or {}
+            found.add(str(target.get("name") or manifest["metadata"]["name"]))
+    return found
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:

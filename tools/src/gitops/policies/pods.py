@@ -40,7 +40,7 @@ def requests_and_limits(context: Context) -> Iterator[Problem]:
 
 
 @policy("security")
-def hardenedcontainers(context: Context) -> Iterator[Problem]:
+def hardened_containers(context: Context) -> Iterator[Problem]:
     for workload in context.workloads():
         pod = pod_spec(workload).get("securityContext", {})
         for container in containers(workload):

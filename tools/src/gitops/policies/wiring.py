@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops.paths import HASH_LABEL
-from gitops.policies.base import Context, Problem, matches, namespace_of, pod_labels, pod_spec, policy
+from gitops.policies.base import (
+    Context,
+    Problem,
+    matches,
+    namespace_of,
+    pod_labels,
+    pod_spec,
+    policy,
+    provided_secrets,
+)
 from gitops.render import Manifest, describe
 
 
@@ -80,10 +89,7 @@ def references_resolve(context: Context) -> Iterator[Problem]:
                     f"endpoint port {endpoint['port']!r} is not a port name of the Services it selects: "
                     "nothing is scraped",
                 )
-    secrets = set(context.named("Secret")) | {
-        e.get("spec", {}).get("target", {}).get("name") or e["metadata"]["name"]
-        for e in context.of_kind("ExternalSecret")
-    }
+    secrets = provided_secrets(context.manifests)
     accounts = set(context.named("ServiceAccount")) | {"default"}
     for workload in context.workloads():
         spec = pod_spec(workload)

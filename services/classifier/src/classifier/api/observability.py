@@ -34,23 +34,22 @@ class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self._app = app
         self._metrics = metrics
-        # Labelled children, looked up once per label set: `labels()` takes a lock each call.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str, str], Any] = {}
+        # Labelled children, looked up once per (route, method, status): `labels()` takes a lock
+        # each call, and the outcome is worked out only the first time a status is seen.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    def _counter(self, route: str, method: str, status: int) -> Any:
+    def _recorders(self, route: str, method: str, status: int) -> tuple[Any, Any]:
+        """The request counter's and the duration histogram's children for this answer."""
         key = (route, method, status)
-        if key not in self._counters:
-            self._counters[key] = self._metrics.requests.labels(route=route, method=method, code=str(status))
-        return self._counters[key]
-
-    def _histogram(self, route: str, method: str, status: int) -> Any:
-        key = (route, method, outcome(status))
-        if key not in self._histograms:
-            self._histograms[key] = self._metrics.request_duration.labels(
-                route=route, method=method, outcome=key[2]
+        children = self._children.get(key)
+        if children is None:
+            metrics = self._metrics
+            children = (
+                metrics.requests.labels(route=route, method=method, code=str(status)),
+                metrics.request_duration.labels(route=route, method=method, outcome=outcome(status)),
             )
-        return self._histograms[key]
+            self._children[key] = children
+        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,8 +77,9 @@ class ObservabilityMiddleware:
     def _record(self, scope: Scope, request_id: str, status: int, duration: float) -> None:
         route = scope.get("path_template") or UNMATCHED_ROUTE
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"  # bounded labels
-        self._counter(route, method, status).inc()
-        self._histogram(route, method, status).observe(duration)
+        counter, histogram = self._recorders(route, method, status)
+        counter.inc()
+        histogram.observe(duration)
         if not logger.isEnabledFor(logging.INFO):
             return
         extra: dict[str, Any] = {
