@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-done
 MODEL_VARIANT ?= lite0
 MODEL_DIR := artifacts/efficientnet-$(MODEL_VARIANT)/1
-MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) \
+MODEL_SOURCES := $(wildcard services/modelbuild/src/classifier_modelbuild/*.py) \
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
@@ -19,13 +19,15 @@ MODEL_SOURCES := $(wildcard services/classifier/src/classifier/modelbuild/*.py) 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) ## create .venv with the pinned dependencies and the service package
+PACKAGES := services/classifier services/modelbuild services/testkit tools
 
-$(SETUP_STAMP): $(REQUIREMENTS) services/classifier/pyproject.toml tools/pyproject.toml \
+setup: $(SETUP_STAMP) ## create .venv with the pinned dependencies, the service, its model build, its test harness, the tools
+
+$(SETUP_STAMP): $(REQUIREMENTS) $(addsuffix /pyproject.toml,$(PACKAGES)) \
 		services/classifier/src/classifier/_resample.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
-	$(BIN)/pip install --quiet --no-deps -e services/classifier -e tools
+	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(PACKAGES))
 	touch $@
 
 checkov: $(CHECKOV_STAMP) ## install checkov in its own venv (it pins shared libraries differently)

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench_service import DEFAULT_MODEL_DIR, REPO, event_loop_ms_per_request, load_with_server_cpu, photo_mix
 
-from classifier.local_server import local_server
+from classifier_testkit.server import local_server
 
 SOURCE = Path("services/classifier/src")
 
@@ -39,9 +39,19 @@ def checkout(revision: str | None, scratch: Path) -> Iterator[Path]:
     tree = scratch / revision.replace("/", "_")
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), revision], check=True)
     try:
+        _build_extension(tree, scratch)
         yield tree / SOURCE
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def _build_extension(tree: Path, scratch: Path) -> None:
+    """Compile the revision's own C extension next to its sources (git has no build outputs)."""
+    built = scratch / "built"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--target", str(built), str(tree / "services/classifier")], check=True)
+    for library in (built / "classifier").glob("_resample*.so"):
+        (tree / SOURCE / "classifier" / library.name).write_bytes(library.read_bytes())
 
 
 def run_once(base: str, pid: int, files: list[Path], concurrency: int, seconds: float) -> dict[str, Any]:
@@ -77,8 +87,8 @@ def main() -> None:
             servers[side] = stack.enter_context(local_server(env))
         for round_number in range(1, args.rounds + 1):
             for side in ("A", "B"):
-                base, pid = servers[side]
-                run = run_once(base, pid, files, args.concurrency, args.seconds)
+                server = servers[side]
+                run = run_once(server.base_url, server.pid, files, args.concurrency, args.seconds)
                 runs[side].append(run)
                 print(f"round {round_number} {side}: {_describe(run)}", file=sys.stderr)
     print(f"c={args.concurrency}, {args.rounds} alternating rounds of {args.seconds:.0f} s, medians:")

@@ -18,9 +18,9 @@ from fastapi import FastAPI, Request
 from PIL import Image
 from torchvision import transforms
 
-from classifier.modelbuild.cli import imagenet_labels
-from classifier.modelbuild.variants import VARIANTS
-from classifier.modelbuild.weights import build_torch_model
+from classifier_modelbuild.cli import imagenet_labels
+from classifier_modelbuild.variants import VARIANTS
+from classifier_modelbuild.weights import build_torch_model
 
 app = FastAPI()
 model = build_torch_model(VARIANTS["lite0"])

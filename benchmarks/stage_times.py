@@ -21,6 +21,7 @@ from classifier.artifact import Preprocessing
 from classifier.backends import InferenceBackend, load_model
 from classifier.config import Settings
 from classifier.decode import DRAFT_MARGIN, decode_image
+from classifier.prepare import ImagePreparation
 from classifier.preprocess import crop_box, preprocess
 from classifier.resample import resize_box
 
@@ -56,7 +57,7 @@ def _stages(path: Path, engine: InferenceBackend, spec: Preprocessing) -> dict[s
     pixels = decode_image(data, max_pixels=10**8, target=target)
     decoded = Image.fromarray(pixels)
     box = crop_box(decoded.width, decoded.height, spec)
-    tensor = preprocess(pixels, spec)[None]
+    tensor = ImagePreparation(spec, max_pixels=10**8)(data).tensor[None]
     return {
         "photo": path.name,
         "decoded": f"{decoded.width}x{decoded.height}",

@@ -10,7 +10,7 @@ import os
 
 from locust import HttpUser, between, task
 
-from classifier.modelbuild import photos
+from classifier_testkit import photos
 
 TARGETS = [t for t in os.environ.get("DRILL_TARGETS", "").split(",") if t]
 BODIES = [photos.encode(name) for name in ("coffee", "chelsea", "rocket", "astronaut")]

@@ -13,7 +13,7 @@ import random
 from locust import HttpUser, between, task
 from PIL import Image
 
-from classifier.modelbuild import photos
+from classifier_testkit import photos
 
 
 def _jpeg(name: str, width: int | None = None, quality: int = 90) -> bytes:

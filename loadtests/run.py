@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from classifier.local_server import local_server
+from classifier_testkit.server import local_server
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -48,8 +48,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.host:
         return run(args.scenario, args.host, args.reports)
-    with local_server({"CLASSIFIER_LOG_LEVEL": "warning"}) as (host, _):
-        return run(args.scenario, host, args.reports)
+    with local_server({"CLASSIFIER_LOG_LEVEL": "warning"}) as server:
+        return run(args.scenario, server.base_url, args.reports)
 
 
 if __name__ == "__main__":

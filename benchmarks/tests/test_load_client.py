@@ -18,8 +18,9 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import load_client  # noqa: E402
 
-from classifier.local_server import free_port, local_server  # noqa: E402
-from classifier.modelbuild import photos  # noqa: E402
+from classifier_testkit import photos  # noqa: E402
+from classifier_testkit.ports import free_port  # noqa: E402
+from classifier_testkit.server import local_server  # noqa: E402
 
 MODEL_DIR = BENCHMARKS.parent / "artifacts" / "efficientnet-lite0" / "1"
 
@@ -86,8 +87,8 @@ def test_head_parsing() -> None:
 
 
 def test_counts_every_answer_of_a_real_server(photo_files: list[Path]) -> None:
-    with local_server({"CLASSIFIER_MODEL_DIR": str(MODEL_DIR)}) as (base, _):
-        result = run_client(base + "/v1/classify", photo_files, concurrency=3, seconds=2)
+    with local_server({"CLASSIFIER_MODEL_DIR": str(MODEL_DIR)}) as server:
+        result = run_client(server.base_url + "/v1/classify", photo_files, concurrency=3, seconds=2)
     assert result["requests"] > 10
     assert result["statuses"] == {"200": result["requests"]}
     assert result["socket_errors"] == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.local_server import local_server
+from classifier_testkit.server import local_server
 from gitops.paths import REPO_ROOT
 from gitops.slo import load_slo
 
@@ -62,8 +62,8 @@ def test_stress_reports_but_does_not_gate() -> None:
 @pytest.fixture
 def server() -> Iterator[str]:
     artifact = str(REPO_ROOT / "artifacts/efficientnet-lite0/1")
-    with local_server({"CLASSIFIER_LOG_LEVEL": "warning", "CLASSIFIER_MODEL_DIR": artifact}) as (url, _):
-        yield url
+    with local_server({"CLASSIFIER_LOG_LEVEL": "warning", "CLASSIFIER_MODEL_DIR": artifact}) as running:
+        yield running.base_url
 
 
 def test_real_locust_run_passes_the_gate(server: str, tmp_path: Path) -> None:

@@ -1,17 +1,28 @@
 """Realistic breakages of the repository's delivery files, each one a mistake a reviewer of a
 real cluster would refuse, and the problem the validator must report for it.
 
-Each edit is made on a copy of the tree and must change something (an anchor that is gone fails
+Each edit is made on a copy of the tree (`copy_tree`) and must change something (an anchor that is gone fails
 the test instead of quietly testing nothing).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops.paths import REPO_ROOT
+
 Edit = Callable[[Path], None]
+DELIVERY_FOLDERS = (".github", "argocd", "cluster", "environments", "platform", "rollouts")
+
+
+def copy_tree(target: Path) -> Path:
+    """A copy of what Argo CD, cluster-up and GitHub read, for a test to break."""
+    for folder in DELIVERY_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, target / folder, ignore=shutil.ignore_patterns("tests"))
+    return target
 
 
 @dataclass(frozen=True, slots=True)

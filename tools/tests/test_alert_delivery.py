@@ -18,13 +18,11 @@ from gitops.alert_drill.report import AlertDrillReport
 from gitops.alert_drill.run import run_alert_drill
 from gitops.paths import REPO_ROOT
 
-from .conftest import TABLES
-
 
 @pytest.fixture(scope="module")
-def report() -> AlertDrillReport:
+def report(tables: list[tuple[str, str]]) -> AlertDrillReport:
     result = run_alert_drill()
-    TABLES.append(("alert delivery (`make alert-drill`: real Prometheus and Alertmanager):", result.table()))
+    tables.append(("alert delivery (`make alert-drill`: real Prometheus and Alertmanager):", result.table()))
     return result
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from classifier_testkit.ports import free_port
 from gitops.alertmanager_config import (
     CHART_ALERTMANAGER_CONFIG,
     alertmanager_config,
@@ -28,7 +29,7 @@ from gitops.alertmanager_config import (
     routed_receivers,
     with_webhooks,
 )
-from gitops.drill_stack import alertmanager_command, free_port, stop_process, wait_for
+from gitops.drill_stack import alertmanager_command, stop_process, wait_for
 from gitops.durations import prometheus_duration_seconds
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.paths import namespace as namespace_of

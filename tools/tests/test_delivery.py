@@ -14,8 +14,7 @@ from gitops.applicationsets import matching_directories
 from gitops.argocd_sources import envsubst, helm_values
 from gitops.paths import REPO_ROOT
 
-from .conftest import copy_tree
-from .mutations import replace
+from .mutations import copy_tree, replace
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from gitops.drill import ARTIFACT, CASES, OUTAGE, run_drill
-
-from .conftest import TABLES
+from classifier_testkit.artifacts import default_artifact
+from gitops.drill import CASES, OUTAGE, run_drill
 
 
 @pytest.fixture(scope="module")
 def artifact_built() -> None:
-    if not (ARTIFACT / "metadata.json").is_file():
-        from classifier.modelbuild.cli import build
-        from classifier.modelbuild.variants import VARIANTS
-
-        build(VARIANTS["lite0"], "1", ARTIFACT.parents[1])
+    default_artifact()  # the drill's services load it
 
 
-def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(artifact_built: None) -> None:
+def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(
+    artifact_built: None, tables: list[tuple[str, str]]
+) -> None:
     report = run_drill(rounds=3)
-    TABLES.append(("canary drill (`make drill`):", report.table()))
+    tables.append(("canary drill (`make drill`):", report.table()))
     assert report.problems() == [], report.table()
     plays = [play for case in (*CASES, OUTAGE) for play in case.plays()]
     assert sorted(report.outcomes) == sorted(plays)

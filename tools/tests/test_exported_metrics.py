@@ -1,22 +1,20 @@
 """Every metric name and label the rules, the dashboards and the canary analysis read exists in
 what a real classifier process exports (issue #14, item 9).
 
-A classifier is started on the model artifact (as gitops.drill_stack starts one), answers a few
-requests, and its metrics port is scraped. A name or label it does not write would leave a query
-silently empty: an alert that never fires, a panel with no data, a canary judged on nothing.
-Other programs' metrics are exempt only if gitops.alerts.THIRD_PARTY_METRICS names them with
-their exporter; their labels are checked against what that exporter writes. Labels the scrape
-adds (prometheus-operator's target labels) count for every metric. A few seconds.
+A classifier is started on the model artifact (by classifier_testkit's harness, as the drill
+starts one), answers a few requests, and its metrics port is scraped. A name or label it does
+not write would leave a query silently empty: an alert that never fires, a panel with no data, a
+canary judged on nothing. Other programs' metrics are exempt only if
+gitops.alerts.THIRD_PARTY_METRICS names them with their exporter; their labels are checked
+against what that exporter writes. Labels the scrape adds (prometheus-operator's target labels)
+count for every metric. A few seconds.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,14 +31,15 @@ from prometheus_client.utils import floatToGoString
 from classifier import metrics as service_metrics
 from classifier.gpu_metrics import METRIC_NAMES as GPU_METRICS
 from classifier.gpu_metrics import GpuCollector
-from classifier.modelbuild import photos
+from classifier_testkit import photos
+from classifier_testkit.artifacts import default_artifact
+from classifier_testkit.ports import free_port
+from classifier_testkit.server import local_server
 from gitops import slo
 from gitops.alerts import THIRD_PARTY_METRICS, bucket_bound
-from gitops.drill_stack import free_port, stop_process, wait_for
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import RULES
 
-ARTIFACT = REPO_ROOT / "artifacts" / "efficientnet-lite0" / "1"
 MODEL = "efficientnet-lite0"
 # Labels the scrape gives every series of a target: prometheus-operator v0.83.0
 # pkg/prometheus/promcfg.go generateServiceMonitorConfig (namespace, service, pod, container, job,
@@ -235,48 +234,31 @@ class _OneGpu:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """A classifier process's /metrics, from its metrics port, after a few requests."""
-    assert (ARTIFACT / "metadata.json").is_file(), "no model artifact: run `make model`"
-    port, metrics_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSIFIER_")} | {
-        "CLASSIFIER_MODEL_DIR": str(ARTIFACT),
-        "CLASSIFIER_PORT": str(port),
+    metrics_port = free_port()
+    env = {
+        "CLASSIFIER_MODEL_DIR": str(default_artifact()),
         "CLASSIFIER_METRICS_PORT": str(metrics_port),
         "CLASSIFIER_INFERENCE_WORKERS": "1",
         "CLASSIFIER_LOG_LEVEL": "warning",
     }
     log = tmp_path_factory.mktemp("classifier") / "stdout.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "classifier"], env=env, stdout=output, stderr=output
+    with local_server(env, log_path=log, timeout=90, inherit_settings=False) as server:
+        client = server.client
+        photo = photos.encode("coffee")
+        jpeg = {"content-type": "image/jpeg"}
+        assert client.post("/v1/classify", content=photo, headers=jpeg).status_code == 200
+        assert (
+            client.post("/v1/classify", content=b"x", headers={"content-type": "text/plain"}).status_code
+            == 415
         )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-
-            def ready() -> bool:
-                assert process.poll() is None, log.read_text()
-                try:
-                    return client.get("/v2/health/ready").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_for(ready, 90, "the classifier to load its model")
-            photo = photos.encode("coffee")
-            jpeg = {"content-type": "image/jpeg"}
-            assert client.post("/v1/classify", content=photo, headers=jpeg).status_code == 200
-            assert (
-                client.post("/v1/classify", content=b"x", headers={"content-type": "text/plain"}).status_code
-                == 415
-            )
-            image = {
-                "name": "image",
-                "shape": [1],
-                "datatype": "BYTES",
-                "data": [base64.b64encode(photo).decode()],
-            }
-            assert client.post(f"/v2/models/{MODEL}/infer", json={"inputs": [image]}).status_code == 200
-            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-    finally:
-        stop_process(process)
+        image = {
+            "name": "image",
+            "shape": [1],
+            "datatype": "BYTES",
+            "data": [base64.b64encode(photo).decode()],
+        }
+        assert client.post(f"/v2/models/{MODEL}/infer", json={"inputs": [image]}).status_code == 200
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
     scraped = _parse(text)
     if not set(GPU_METRICS) & set(scraped):
         registry = CollectorRegistry()

@@ -10,10 +10,7 @@ import pytest
 
 from gitops.validate import validate as validate_tree
 
-from .conftest import copy_tree
-from .mutations import MUTATIONS, Mutation
-
-RESULTS: dict[str, bool] = {}  # mutation -> killed; read by conftest's terminal summary
+from .mutations import MUTATIONS, Mutation, copy_tree
 
 
 def validate(root: Path) -> list[str]:
@@ -31,11 +28,13 @@ def test_the_unbroken_tree_is_clean(pristine: Path) -> None:
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])
-def test_validator_kills_the_mutation(mutation: Mutation, tmp_path: Path) -> None:
+def test_validator_kills_the_mutation(
+    mutation: Mutation, tmp_path: Path, mutation_results: dict[str, bool]
+) -> None:
     root = copy_tree(tmp_path)
     mutation.edit(root)
     lines = validate(root)
-    RESULTS[mutation.name] = bool(lines)
+    mutation_results[mutation.name] = bool(lines)
     assert any(mutation.expected in line for line in lines), (
         f"{mutation.name}: expected {mutation.expected!r} in {lines}"
     )

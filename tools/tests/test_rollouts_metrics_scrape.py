@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from classifier_testkit.ports import free_port
 from gitops.alert_drill.exporters import CONTROLLER_TARGET_LABELS, rollouts_metric_relabelings
 from gitops.alert_drill.webhook import Exchange, serving
-from gitops.drill_stack import free_port, prometheus_command, series, stop_process, wait_for
+from gitops.drill_stack import prometheus_command, series, stop_process, wait_for
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import SCENARIOS, alert_rules
 

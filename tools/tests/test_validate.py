@@ -15,9 +15,11 @@ from gitops.policies import POLICIES
 from gitops.render import Manifest
 from gitops.validate import problems_in
 
-from .conftest import find
-
 Mutation = Callable[[list[Manifest]], None]
+
+
+def find(manifests: list[Manifest], kind: str, name: str = "classifier") -> Manifest:
+    return next(m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name)
 
 
 def _container(manifests: list[Manifest]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,19 +15,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from classifier.modelbuild import photos
+from classifier_testkit import photos
+from classifier_testkit.ports import free_port
+from classifier_testkit.server import READY_PATH, wait_ready
 
 IMAGE = os.environ.get("CLASSIFIER_IMAGE", "localhost/classifier:dev")
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=120)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +36,11 @@ def container() -> Iterator[tuple[str, str]]:
     )  # fmt: skip
     container_id = started.stdout.strip()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    yield container_id, base
-    podman("rm", "--force", container_id, check=False)
+    try:
+        wait_ready(base + READY_PATH, 90)
+        yield container_id, base
+    finally:
+        podman("rm", "--force", container_id, check=False)
 
 
 def test_ready_and_classifies_coffee_as_espresso(container: tuple[str, str]) -> None:
@@ -101,6 +91,22 @@ def test_image_holds_no_torch_and_carries_oci_labels() -> None:
         "import importlib.util as u; print([m for m in ('torch', 'timm', 'pip') if u.find_spec(m)])",
     ).stdout
     assert listing.strip() == "[]"
+
+
+def test_image_holds_no_build_or_test_code() -> None:
+    """The model build and the test harness are their own distributions, never installed here."""
+    modules = (
+        "classifier_modelbuild",
+        "classifier_testkit",
+        "classifier.modelbuild",
+        "classifier.local_server",
+    )
+    check = (
+        "import importlib.util as u, os, sys; print([m for m in sys.argv[1:] if u.find_spec(m)], "
+        "os.path.exists('/opt/venv/bin/classifier-build-model'))"
+    )
+    found = podman("run", "--rm", "--entrypoint", "/opt/venv/bin/python", IMAGE, "-c", check, *modules).stdout
+    assert found.strip() == "[] False"
 
 
 def test_sigterm_stops_it_cleanly_within_the_grace_period(container: tuple[str, str]) -> None:

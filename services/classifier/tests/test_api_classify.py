@@ -5,29 +5,15 @@ from __future__ import annotations
 import io
 import socket
 import time
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
-import httpx
 import pytest
 from PIL import Image
 
-from classifier.modelbuild import photos
-
-from .conftest import ServerProcess
-
-
-def classify(
-    server: ServerProcess, body: bytes, content_type: str = "image/jpeg", **params: str
-) -> httpx.Response:
-    return server.client.post(
-        "/v1/classify", content=body, headers={"content-type": content_type}, params=params
-    )
-
-
-def assert_still_serving(server: ServerProcess, coffee_jpeg: bytes) -> None:
-    response = classify(server, coffee_jpeg)
-    assert response.status_code == 200
-    assert response.json()["predictions"][0]["label"] == "espresso"
+from classifier_testkit import photos
+from classifier_testkit.classify import assert_still_serving, classify
+from classifier_testkit.server import ServerProcess
 
 
 def test_coffee_is_espresso_with_model_and_timings(server: ServerProcess, coffee_jpeg: bytes) -> None:
@@ -137,6 +123,15 @@ def test_decompression_bomb_is_refused_without_decoding(server: ServerProcess, c
     assert_still_serving(server, coffee_jpeg)
 
 
+def test_the_default_pixel_limit_is_a_4096_square(server: ServerProcess) -> None:
+    """4096 x 4096 decodes (~0.25 s, ~100 MB at most); one more row is refused from the header
+    (docs/performance.md: what a limit costs)."""
+    assert classify(server, _png_bomb(4096, 4096), "image/png").status_code == 200
+    refused = classify(server, _png_bomb(4096, 4097), "image/png")
+    assert refused.status_code == 413
+    assert "the limit is 16,777,216" in refused.json()["error"]
+
+
 def test_body_over_limit_returns_413(server: ServerProcess, coffee_jpeg: bytes) -> None:
     response = classify(server, b"\xff" * (8 * 1024 * 1024 + 1))
     assert response.status_code == 413
@@ -184,3 +179,16 @@ def test_unknown_route_and_method_are_json_errors(server: ServerProcess) -> None
 def test_openapi_document_lists_the_routes(server: ServerProcess) -> None:
     document = server.client.get("/schema/openapi.json").json()
     assert {"/v1/classify", "/v2/models/{name}/infer", "/v2/health/ready"} <= set(document["paths"])
+
+
+def test_chunked_body_over_the_limit_is_413(server: ServerProcess, coffee_jpeg: bytes) -> None:
+    """No Content-Length to refuse up front: the limit holds on the bytes actually received."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(9):  # 9 MiB against the default 8 MiB limit
+            yield b"\xff" * (1024 * 1024)
+
+    response = server.client.post("/v1/classify", content=chunks(), headers={"content-type": "image/jpeg"})
+    assert response.status_code == 413
+    assert "CLASSIFIER_MAX_BODY_BYTES" in response.json()["error"]
+    assert_still_serving(server, coffee_jpeg)

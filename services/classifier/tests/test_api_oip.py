@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from classifier.artifact import load_artifact
-from classifier.modelbuild import photos
 from classifier.preprocess import preprocess
-
-from .conftest import ServerProcess
+from classifier_testkit import photos
+from classifier_testkit.server import ServerProcess
 
 MODEL = "efficientnet-lite0"
 

@@ -14,8 +14,7 @@ import pytest
 from classifier.api.app import create_litestar_app
 from classifier.config import Settings
 from classifier.runtime import Runtime
-
-from .conftest import ServerProcess, StartServer
+from classifier_testkit.server import ServerProcess, StartServer
 
 
 @pytest.fixture(scope="module")

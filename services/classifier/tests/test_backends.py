@@ -10,11 +10,10 @@ import pytest
 from classifier.backends import load_model
 from classifier.config import Settings
 from classifier.decode import decode_image
-from classifier.modelbuild import photos
-from classifier.modelbuild.parity import top5
 from classifier.preprocess import preprocess
-
-from .conftest import StartServer
+from classifier_modelbuild.parity import top5
+from classifier_testkit import photos
+from classifier_testkit.server import StartServer
 
 PHOTOS = ("coffee", "chelsea", "rocket", "astronaut")
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from .conftest import ServerProcess, StartServer
+from classifier_testkit.server import ServerProcess, StartServer
 
 
 def test_expired_deadline_is_504_and_never_computed(start_server: StartServer, coffee_jpeg: bytes) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from classifier.decode import DRAFT_MARGIN, decode_image
 from classifier.errors import InvalidImage, PayloadTooLarge
-from classifier.modelbuild import photos
+from classifier_testkit import photos
 
 LIMIT = 40_000_000
 
@@ -73,8 +73,8 @@ def test_large_jpegs_decode_at_reduced_scale_with_the_same_top5(artifact_dir: ob
 
     from classifier.backends import load_model
     from classifier.config import Settings
-    from classifier.modelbuild.parity import top5
     from classifier.preprocess import preprocess
+    from classifier_modelbuild.parity import top5
 
     artifact, backend = load_model(Settings(model_dir=Path(str(artifact_dir))))
     spec = artifact.metadata.preprocessing

@@ -11,8 +11,7 @@ import pytest
 from classifier.config import Settings
 from classifier.errors import InjectedFault
 from classifier.faults import FaultInjector
-
-from .conftest import ServerProcess, StartServer
+from classifier_testkit.server import ServerProcess, StartServer
 
 
 def test_faults_are_off_by_default(server: ServerProcess, coffee_jpeg: bytes) -> None:

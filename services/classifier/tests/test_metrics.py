@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from classifier.metrics import OUTCOMES, outcome
-
-from .conftest import ServerProcess, StartServer
+from classifier_testkit.server import ServerProcess, StartServer
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from .conftest import StartServer, free_port
+from classifier_testkit.ports import free_port
+from classifier_testkit.server import StartServer
 
 
 def test_metrics_move_to_their_own_port(start_server: StartServer, coffee_jpeg: bytes) -> None:

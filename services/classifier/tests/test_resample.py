@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from classifier import _resample
 from classifier.artifact import Preprocessing
-from classifier.modelbuild import photos
 from classifier.preprocess import crop_box
 from classifier.resample import Interpolation, resize_box
+from classifier_testkit import photos
 
 SPEC = Preprocessing(
     resize_shorter_side=256, crop_size=224, interpolation="bicubic", mean=(0.5,) * 3, std=(0.5,) * 3
@@ -91,7 +92,9 @@ def test_non_contiguous_input_is_accepted() -> None:
         ((0, 0, 10, 10), (5, 5), "lanczos", "unknown filter 'lanczos'"),
         ((0, 0, 11, 10), (5, 5), "bicubic", "box must lie inside"),
         ((5, 0, 5, 10), (5, 5), "bicubic", "positive area"),
-        ((0, 0, 10, 10), (0, 5), "bicubic", "sizes positive"),
+        ((0, 0, 10, 10), (0, 5), "bicubic", "sizes must be positive"),
+        ((0, 0, float("nan"), 10), (5, 5), "bicubic", "box must lie inside"),
+        ((0, 0, 10, float("inf")), (5, 5), "bicubic", "box must lie inside"),
     ],
 )
 def test_bad_arguments_raise_value_error(
@@ -106,3 +109,84 @@ def test_only_rgb_bytes_are_accepted() -> None:
         resize_box(np.zeros((10, 10, 4), np.uint8), (0, 0, 10, 10), (5, 5), "bicubic")
     with pytest.raises(ValueError, match="height x width x 3 uint8"):
         resize_box(np.zeros((10, 10, 3), np.float32), (0, 0, 10, 10), (5, 5), "bicubic")  # type: ignore[arg-type]
+
+
+WIDE = 2**25 + 8  # float32 holds it exactly; its steps there are 4 pixels
+
+
+def _wide_row(width: int) -> np.ndarray:
+    """One row, noise only where the boxes below read (random bytes for all of it cost ~1 s)."""
+    row = np.zeros((1, width, 3), np.uint8)
+    row[0, -8192:] = np.random.default_rng(width).integers(0, 256, (8192, 3), dtype=np.uint8)
+    return row
+
+
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_boxes_at_the_far_edge_of_a_row_near_two_to_the_25_match_pillow(vectorised: bool) -> None:
+    """Boxes touching the end of a 33-megapixel row (and of a column: the other pass), up- and
+    downscaled; its float32 coordinates are 4 pixels apart."""
+    row = _wide_row(WIDE)
+    column = row.reshape(WIDE, 1, 3)
+    for left, size in ((WIDE - 8, (5, 1)), (WIDE - 4, (1000, 1)), (WIDE - 4104, (3, 1))):
+        box = (float(left), 0.0, float(WIDE), 1.0)
+        for interpolation in ("bicubic", "bilinear"):
+            got = resize_box(row, box, size, interpolation, vectorised=vectorised)
+            np.testing.assert_array_equal(got, _pillow(row, box, size, interpolation), f"{box} {size}")
+            tall_box, tall_size = (0.0, box[0], 1.0, box[2]), (size[1], size[0])
+            got = resize_box(column, tall_box, tall_size, interpolation, vectorised=vectorised)
+            np.testing.assert_array_equal(got, _pillow(column, tall_box, tall_size, interpolation))
+
+
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_box_past_a_width_that_float32_rounds_up_is_refused(vectorised: bool) -> None:
+    """float32(2^25 + 6) is 2^25 + 8, so a float32 comparison (Pillow's) lets this box end two
+    pixels past the row; its last kernels then start past the row and read beyond it."""
+    width = 2**25 + 6
+    for pixels, box in (
+        (np.zeros((1, width, 3), np.uint8), (2**25 + 4, 0, 2**25 + 8, 1)),
+        (np.zeros((width, 1, 3), np.uint8), (0, 2**25 + 4, 1, 2**25 + 8)),
+    ):
+        with pytest.raises(ValueError, match="box must lie inside"):
+            resize_box(pixels, box, (1000, 1000), "bilinear", vectorised=vectorised)
+
+
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_sub_pixel_boxes_and_huge_scale_factors_match_pillow(vectorised: bool) -> None:
+    """Boxes far below a pixel (enlarged ~1000x), the last pixel alone, and a million-pixel row
+    reduced to one pixel (four million taps)."""
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    long_row = rng.integers(0, 256, (1, 2**20, 3), dtype=np.uint8)
+    cases = [
+        (small, (8.0, 6.0, 9.0, 7.0), (5, 3)),
+        (small, (8.75, 6.9, 9.0, 7.0), (300, 200)),
+        (small, (0.0, 0.0, 0.001, 0.001), (3, 2)),
+        (small, (4.5, 0.0, 4.5001, 7.0), (2, 300)),
+        (small, (0.0, 0.0, 9.0, 7.0), (1, 1)),
+        (long_row, (0.0, 0.0, 2.0**20, 1.0), (1, 1)),
+        (long_row, (0.0, 0.0, 2.0**20, 1.0), (3, 2)),
+    ]
+    for pixels, box, size in cases:
+        for interpolation in ("bicubic", "bilinear"):
+            got = resize_box(pixels, box, size, interpolation, vectorised=vectorised)
+            np.testing.assert_array_equal(got, _pillow(pixels, box, size, interpolation), f"{box} {size}")
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "box", "size", "message"),
+    [
+        (500_000_000, 1, (0, 0, 1, 1), (224, 224), "at most 268435456"),
+        (1, 500_000_000, (0, 0, 1, 1), (224, 224), "at most 268435456"),
+        (1, 1, (0, 0, 1, 1), (2**31, 1), "at most 268435456"),
+        (2**40, 1, (0, 0, 1, 1), (1, 1), "at most 268435456"),
+        (2**28, 1, (0, 0, 2**28, 1), (1, 1), "taps"),
+        (1, 2**27, (0, 0, 1, 2**27), (1, 2), "taps"),
+    ],
+)
+def test_sizes_past_the_caps_are_refused_before_anything_is_allocated(
+    width: int, height: int, box: tuple[float, float, float, float], size: tuple[int, int], message: str
+) -> None:
+    """Index arithmetic stays in int below 2^28 a side; kernels stay below Pillow's own limit (its
+    coefficient table under 2 GiB). The pixel limit keeps real images far below both."""
+    with pytest.raises(ValueError, match=message):
+        _resample.resize(np.empty(0, np.uint8), width, height, box, *size, "bicubic")

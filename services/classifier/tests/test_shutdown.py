@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from .conftest import StartServer
+from classifier_testkit.server import StartServer
 
 
 def test_sigterm_drains_in_flight_request_and_exits_cleanly(

@@ -335,7 +335,8 @@ def alerts(slo: Slo) -> list[Alert]:
             lambda scope: _refused_ratio(slo, scope),
             "Requests are being refused in {{ $labels.namespace }}",
             f"More than {REFUSED_RATIO:.0%} of inference requests over 5 minutes, for 5 minutes, were "
-            "answered 429 (queue full) or 504 (deadline) without being computed: the service is saturated.",
+            "answered 429 (no place within the admission wait) or 504 (deadline passed before the answer): "
+            "the service is saturated.",
             "5m",
         ),
         Alert(

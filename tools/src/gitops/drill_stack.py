@@ -5,11 +5,9 @@ Every process started is stopped on exit, whatever happens."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,10 +21,14 @@ from typing import Any
 
 import yaml
 
+from classifier_testkit.artifacts import DEFAULT_ARTIFACT
+from classifier_testkit.ports import free_port
+from classifier_testkit.server import ServerProcess
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import RULES
 
-ARTIFACT = REPO_ROOT / "artifacts" / "efficientnet-lite0" / "1"
+ARTIFACT = DEFAULT_ARTIFACT  # what `make model` builds
+SERVICE_GRACE_S = 15  # SIGTERM to SIGKILL, as stop_process gives every other process
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +45,6 @@ class Target:
     namespace: str
     hash: str
     url: str
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get_json(url: str, timeout: float = 10) -> Any:
@@ -125,10 +121,6 @@ def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 15) ->
         process.wait()
 
 
-def _ready(target: Target) -> bool:
-    return bool(get_json(f"{target.url}/v2/health/ready")["ready"])
-
-
 class Stack:
     """Processes of one drill, stopped together."""
 
@@ -137,7 +129,7 @@ class Stack:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._main: Prometheus | None = None
         self.targets: list[Target] = []
-        self._process_of: dict[str, subprocess.Popen[bytes]] = {}
+        self._server_of: dict[str, ServerProcess] = {}
 
     @property
     def prometheus(self) -> Prometheus:
@@ -157,28 +149,28 @@ class Stack:
         stop_process(process)
 
     def stop_all(self) -> None:
+        for server in self._server_of.values():
+            server.stop(SERVICE_GRACE_S)
         for process in self._processes:
             self.stop(process)
 
     def service(self, name: str, namespace: str, pod_hash: str, faults: dict[str, str]) -> Target:
         """A classifier process, ready, and scraped by Prometheus as a pod of `namespace`."""
-        port = free_port()
         env = {
             "CLASSIFIER_MODEL_DIR": str(ARTIFACT),
-            "CLASSIFIER_PORT": str(port),
             "CLASSIFIER_INFERENCE_WORKERS": "1",
             "CLASSIFIER_LOG_LEVEL": "warning",
         } | faults
-        process = self.start([sys.executable, "-m", "classifier"], env)
-        target = Target(name, namespace, pod_hash, f"http://127.0.0.1:{port}")
-        self._process_of[target.url] = process
+        server = ServerProcess.start(env, wait=False)
+        target = Target(name, namespace, pod_hash, server.base_url)
+        self._server_of[target.url] = server
         self.targets.append(target)
         return target
 
     def wait_ready(self, targets: list[Target]) -> None:
         """Each process ready, and scraped by Prometheus."""
         for target in targets:
-            wait_for(functools.partial(_ready, target), 90, target.name)
+            self._server_of[target.url].wait_ready(90)
         self._write_targets()
         expected = {t.url.removeprefix("http://") for t in targets}
         wait_for(
@@ -196,7 +188,7 @@ class Stack:
         """Stop these processes (by URL, whatever they are labelled now) and stop scraping them."""
         urls = {target.url for target in targets}
         for url in urls:
-            self.stop(self._process_of.pop(url))
+            self._server_of.pop(url).stop(SERVICE_GRACE_S)
         self.targets = [t for t in self.targets if t.url not in urls]
         self._write_targets()
 

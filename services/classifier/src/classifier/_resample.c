@@ -30,6 +30,18 @@
 #define SPLIT_BITS 11     /* w = hi << SPLIT_BITS | lo, for the exact float32 horizontal pass */
 #define HALF (1 << (PRECISION_BITS - 1))
 
+/* Limits, checked once per call so that nothing below can overflow or read outside a buffer
+ * (the service's pixel limit keeps real images far inside them):
+ * - a side, input or output, is at most 2^28 pixels: every index, offset and tap count is then
+ *   an int well below 2^31 (3 bytes or 4 floats a pixel), and every byte count a Py_ssize_t;
+ * - a kernel holds at most INT_MAX / sizeof(double) weights (outputs x taps), Pillow's own limit
+ *   (precompute_coeffs), so whatever Pillow computes, this computes too;
+ * - the AVX2 pass widens each weight to 8 floats, so kernels past 2^20 weights (a whole long row
+ *   reduced to a few pixels) take the portable loop instead of gigabytes of tables. */
+#define MAX_SIDE (1 << 28)
+#define MAX_KERNEL (INT_MAX / (int)sizeof(double))
+#define MAX_AVX2_KERNEL (1 << 20)
+
 typedef double (*filter_fn)(double);
 
 static double bilinear_filter(double x) {
@@ -58,15 +70,23 @@ static void kernel_free(Kernel *k) {
     free(k->weights);
 }
 
+/* The box arrives as float32 and its width is computed in float32, as in Pillow. */
+static double kernel_scale(float in0, float in1, int out_size) { return (double)(in1 - in0) / out_size; }
+
+/* Inputs one output may read; a double, so resize() can check it before it becomes an int. */
+static double kernel_taps(float in0, float in1, int out_size, double filter_support) {
+    const double scale = kernel_scale(in0, in1, out_size);
+    return ceil(filter_support * (scale < 1.0 ? 1.0 : scale)) * 2 + 1;
+}
+
 static int kernel_make(Kernel *k, int in_size, float in0, float in1, int out_size, filter_fn filter,
                        double filter_support) {
-    /* The box arrives as float32 and its width is computed in float32, as in Pillow. */
-    double scale = (double)(in1 - in0) / out_size;
+    double scale = kernel_scale(in0, in1, out_size);
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = filter_support * filterscale;
     double *w;
     int xx, x;
-    k->taps = (int)ceil(support) * 2 + 1;
+    k->taps = (int)kernel_taps(in0, in1, out_size, filter_support);
     k->first = malloc(sizeof(int) * out_size);
     k->count = malloc(sizeof(int) * out_size);
     k->weights = calloc((size_t)out_size * k->taps, sizeof(int32_t));
@@ -81,6 +101,7 @@ static int kernel_make(Kernel *k, int in_size, float in0, float in1, int out_siz
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         if (lo < 0) lo = 0;
         if (hi > in_size) hi = in_size;
+        if (lo > hi) lo = hi; /* never a negative count (a box past the image; resize() refuses it) */
         for (x = 0; x < hi - lo; x++) {
             w[x] = filter((x + lo - center + 0.5) * (1.0 / filterscale));
             total += w[x];
@@ -286,18 +307,22 @@ PyDoc_STRVAR(resize_doc,
              "Resize the `box` (left, top, right, bottom) of `width` x `height` packed RGB bytes\n"
              "to `out_width` x `out_height` with 'bicubic' or 'bilinear', exactly as Pillow's\n"
              "Image.resize(size, filter, box=box). `vectorised=False` forces the portable loop\n"
-             "(for tests); it is used anyway where the CPU lacks AVX2 and FMA. Releases the GIL.");
+             "(for tests); it is used anyway where the CPU lacks AVX2 and FMA. Releases the GIL.\n"
+             "ValueError for sides past 2^28 pixels, a box outside the image or empty, or a kernel\n"
+             "past Pillow's limit (see MAX_SIDE and MAX_KERNEL in _resample.c).");
 
 static PyObject *resize(PyObject *self, PyObject *args) {
     Py_buffer pixels;
-    int width, height, out_width, out_height, vectorised = 1, ok;
+    Py_ssize_t width, height, out_width, out_height;
+    int vectorised = 1, ok;
     float box[4];
     const char *name;
     filter_fn filter;
-    double support;
+    double support, weights_x;
+    horizontal_fn horizontal;
     PyObject *result = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*ii(ffff)iis|p", &pixels, &width, &height, &box[0], &box[1],
+    if (!PyArg_ParseTuple(args, "y*nn(ffff)nns|p", &pixels, &width, &height, &box[0], &box[1],
                           &box[2], &box[3], &out_width, &out_height, &name, &vectorised))
         return NULL;
     if (strcmp(name, "bicubic") == 0) {
@@ -310,22 +335,39 @@ static PyObject *resize(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "unknown filter '%s': use 'bicubic' or 'bilinear'", name);
         goto done;
     }
-    if (width < 1 || height < 1 || out_width < 1 || out_height < 1 ||
-        pixels.len != (Py_ssize_t)width * height * 3) {
-        PyErr_SetString(PyExc_ValueError, "pixels must be width x height x 3 bytes; sizes positive");
+    if (width < 1 || height < 1 || out_width < 1 || out_height < 1 || width > MAX_SIDE ||
+        height > MAX_SIDE || out_width > MAX_SIDE || out_height > MAX_SIDE) {
+        PyErr_Format(PyExc_ValueError,
+                     "sizes must be positive and at most %d pixels a side; got %zd x %zd -> %zd x %zd",
+                     MAX_SIDE, width, height, out_width, out_height);
         goto done;
     }
-    if (!(box[0] >= 0 && box[1] >= 0 && box[2] <= width && box[3] <= height && box[0] < box[2] &&
-          box[1] < box[3])) {
+    /* In double: a float32 comparison rounds the width too (2^25 + 6 becomes 2^25 + 8), letting
+     * a box end past the image. NaN fails every comparison. */
+    if (!((double)box[0] >= 0 && (double)box[1] >= 0 && (double)box[2] <= (double)width &&
+          (double)box[3] <= (double)height && box[0] < box[2] && box[1] < box[3])) {
         PyErr_SetString(PyExc_ValueError, "box must lie inside the image and have a positive area");
         goto done;
     }
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_width * out_height * 3);
+    weights_x = (double)out_width * kernel_taps(box[0], box[2], (int)out_width, support);
+    if (weights_x > MAX_KERNEL ||
+        (double)out_height * kernel_taps(box[1], box[3], (int)out_height, support) > MAX_KERNEL) {
+        PyErr_Format(PyExc_ValueError,
+                     "the box shrinks too much: its kernel needs more than %d weights (outputs x taps)",
+                     MAX_KERNEL);
+        goto done;
+    }
+    if (pixels.len != width * height * 3) {
+        PyErr_SetString(PyExc_ValueError, "pixels must be width x height x 3 bytes");
+        goto done;
+    }
+    horizontal = vectorised && has_avx2_fma && weights_x <= MAX_AVX2_KERNEL ? HORIZONTAL_FAST
+                                                                            : horizontal_scalar;
+    result = PyBytes_FromStringAndSize(NULL, out_width * out_height * 3);
     if (!result) goto done;
     Py_BEGIN_ALLOW_THREADS
-    ok = resample(pixels.buf, width, height, box, out_width, out_height, filter, support,
-                  vectorised && has_avx2_fma ? HORIZONTAL_FAST : horizontal_scalar,
-                  (uint8_t *)PyBytes_AS_STRING(result));
+    ok = resample(pixels.buf, (int)width, (int)height, box, (int)out_width, (int)out_height, filter,
+                  support, horizontal, (uint8_t *)PyBytes_AS_STRING(result));
     Py_END_ALLOW_THREADS
     if (!ok) {
         Py_CLEAR(result);

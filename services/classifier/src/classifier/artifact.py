@@ -1,7 +1,8 @@
 """The model artifact: an ONNX graph, a TorchScript module and the metadata that describes them.
 
-The build (`classifier.modelbuild`) writes it; the service only reads it. The metadata is the
-single source of truth for input size, preprocessing and labels, so serving never needs timm.
+The build (`classifier_modelbuild`, in services/modelbuild) writes it; the service only reads it.
+The metadata is the single source of truth for input size, preprocessing and labels, so
+serving never needs timm.
 """
 
 from __future__ import annotations

@@ -55,7 +55,12 @@ class Settings:
     host: str = _setting("127.0.0.1", "address to listen on")
     port: int = _setting(8000, "port to listen on", _PORT)
     max_body_bytes: int = _setting(8 * 1024 * 1024, "largest request body accepted", _POSITIVE)
-    max_image_pixels: int = _setting(40_000_000, "largest decoded image (width x height) accepted", _POSITIVE)
+    max_image_pixels: int = _setting(
+        4096 * 4096,
+        "largest image (width x height) accepted: 4096 x 4096; such a PNG costs ~0.25 s of CPU "
+        "and ~100 MB to decode (docs/decisions.md)",
+        _POSITIVE,
+    )
     max_batch_size: int = _setting(
         0, "most images in one model call; 0 = auto (1 on CPU, 64 on GPU)", _NON_NEGATIVE
     )
@@ -66,6 +71,11 @@ class Settings:
     )
     queue_capacity: int = _setting(
         0, "images admitted at once (decoding, queued, computing); more get 429; 0 = auto", _NON_NEGATIVE
+    )
+    admission_wait_ms: float = _setting(
+        1000.0,
+        "longest a request waits in line for a place when the pipeline is full, before 429",
+        _NON_NEGATIVE,
     )
     inference_workers: int = _setting(
         0, "model calls that run at once; 0 = auto (one per CPU, 2 on GPU)", _NON_NEGATIVE

@@ -35,6 +35,19 @@ class PayloadTooLarge(ServiceError):
     status_code = 413
 
 
+class RequestTimeout(ServiceError):
+    """The body did not arrive before the request's deadline: the client is too slow."""
+
+    status_code = 408
+
+
+class ClientClosedRequest(ServiceError):
+    """The client went away before its answer: nobody reads it. nginx's 499, so the request
+    metrics tell a cancelled upload from a server error (it spends no error budget)."""
+
+    status_code = 499
+
+
 class Unauthorized(ServiceError):
     status_code = 401
 

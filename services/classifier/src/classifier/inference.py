@@ -1,8 +1,10 @@
-"""The request path's work, in order: admit, decode + preprocess, batch, run the model.
+"""The loaded model and its pipeline: prepare stage, batcher, inference workers, admission.
 
-Admission bounds how many images are in the pipeline at once (429 beyond that), so latency
-and memory cannot grow without bound. Decode/preprocess run on their own thread pool and
-overlap with inference; inference runs on the batcher's workers, off the event loop.
+`run` takes a request's images (or a ready tensor) through the pipeline and answers at the
+latest at the request's deadline: a request still queued or decoding then gets its 504 at
+once, and its remaining work is dropped where it waits (the batcher, the decode pool).
+Decoding runs on the inference workers (CPU: one pipeline per core) or on its own pool (GPU:
+one batch is prepared while another computes).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,14 +21,39 @@ import numpy.typing as npt
 from classifier.admission import Admission
 from classifier.artifact import ModelMetadata
 from classifier.backends import InferenceBackend
-from classifier.batcher import DynamicBatcher, Predict, Work
-from classifier.decode import decode_image
+from classifier.batcher import DynamicBatcher, Job, Tensor
 from classifier.errors import DeadlineExceeded
 from classifier.metrics import ServiceMetrics
-from classifier.preprocess import preprocess
+from classifier.prepare import ImagePreparation
 from classifier.tuning import Tuning
+from classifier.workers import InferenceWorkers, Predict
 
 MAX_IMAGES_PER_REQUEST = 64
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedImages:
+    """JPEG, PNG or WebP bytes, one per image: they go through the prepare stage."""
+
+    images: list[bytes]
+
+    @property
+    def count(self) -> int:
+        return len(self.images)
+
+
+@dataclass(frozen=True, slots=True)
+class TensorBatch:
+    """Already-preprocessed model input, ``[N, 3, H, W]``: straight to the batcher."""
+
+    tensor: Tensor
+
+    @property
+    def count(self) -> int:
+        return len(self.tensor)
+
+
+Inputs = EncodedImages | TensorBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +64,15 @@ class Prediction:
 
 
 @dataclass(frozen=True, slots=True)
-class Timings:
-    decode_ms: float
-    preprocess_ms: float
-    queue_and_inference_ms: float
+class StageTimes:
+    """Seconds a request's images spent in each stage (summed over its images)."""
+
+    decode_s: float
+    preprocess_s: float
+    queue_and_inference_s: float
 
 
 class ImageClassifier:
-    """Owns the loaded model, the decode pool, the batcher and the admission bound."""
-
     def __init__(
         self,
         metadata: ModelMetadata,
@@ -53,26 +81,32 @@ class ImageClassifier:
         tuning: Tuning,
         *,
         max_image_pixels: int,
+        admission_wait_s: float,
     ) -> None:
         self.metadata = metadata
         self.backend = backend
         self.tuning = tuning
         self._metrics = metrics
-        self._max_image_pixels = max_image_pixels
+        self.admission = Admission(
+            tuning.queue_capacity, tuning.inference_workers, metrics, max_wait_s=admission_wait_s
+        )
+        self._prepare = ImagePreparation(metadata.preprocessing, max_image_pixels, metrics)
         self._decode_pool = (
             None
             if tuning.decode_inline
             else ThreadPoolExecutor(tuning.decode_workers, thread_name_prefix="decode")
         )
         self._batcher = DynamicBatcher(
+            metrics, max_batch_size=tuning.max_batch_size, max_wait_s=tuning.max_batch_wait_s
+        )
+        self._workers = InferenceWorkers(
+            self._batcher,
+            self._prepare,
             _probabilities(backend),
             metrics,
-            max_batch_size=tuning.max_batch_size,
-            max_wait_s=tuning.max_batch_wait_s,
-            workers=tuning.inference_workers,
+            count=tuning.inference_workers,
             images_in_flight=lambda: self.admission.pending,
         )
-        self.admission = Admission(tuning.queue_capacity, tuning.inference_workers, metrics)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -86,45 +120,65 @@ class ImageClassifier:
                 self.backend.predict(np.zeros((size, *self.input_shape), dtype=np.float32), alone=alone)
 
     def start(self) -> None:
-        """Start the batch workers (needs the running event loop)."""
-        self._batcher.start()
+        """Start the inference workers (needs the running event loop)."""
+        self._workers.start()
 
     async def stop(self) -> None:
-        await self._batcher.stop()
+        await self._workers.stop()
         if self._decode_pool is not None:
             self._decode_pool.shutdown(wait=True, cancel_futures=True)
 
-    async def classify_images(
-        self, images: list[bytes], deadline: float
-    ) -> tuple[npt.NDArray[np.float32], Timings]:
-        """Probabilities ``[N, classes]`` for encoded images, with per-stage timings."""
-        with self.admission.hold(len(images)):
-            preparations = [
-                _Preparation(data, self._max_image_pixels, self.metadata, self._metrics) for data in images
-            ]
-            works: list[Work] = list(preparations)
-            if self._decode_pool is not None:
-                loop = asyncio.get_running_loop()
-                works = list(
-                    await asyncio.gather(*(loop.run_in_executor(self._decode_pool, p) for p in preparations))
-                )
-                _check_deadline(deadline, self._metrics)
-            started = time.perf_counter()
-            probabilities = await self._batcher.submit(works, deadline)
-            decode_ms = sum(p.decode_ms for p in preparations)
-            preprocess_ms = sum(p.preprocess_ms for p in preparations)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            if self._decode_pool is None:  # decoded inside the batch worker: not queue or model time
-                elapsed_ms -= decode_ms + preprocess_ms
-            return probabilities, Timings(decode_ms, preprocess_ms, max(0.0, elapsed_ms))
+    async def run(self, inputs: Inputs, deadline: float) -> tuple[npt.NDArray[np.float32], StageTimes]:
+        """Probabilities ``[N, classes]`` for the inputs, and the time each stage took."""
+        loop = asyncio.get_running_loop()
+        if isinstance(inputs, EncodedImages):
+            jobs = [Job(image, None, deadline, loop.create_future()) for image in inputs.images]
+        else:
+            jobs = [Job(None, row, deadline, loop.create_future()) for row in inputs.tensor]
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                if self._decode_pool is not None and isinstance(inputs, EncodedImages):
+                    await self._prepare_on_pool(jobs)
+                    started = time.perf_counter()
+                self._batcher.put(jobs)
+                rows = await asyncio.gather(*(job.answer for job in jobs))
+        except TimeoutError:
+            self._metrics.rejections.labels(reason="deadline").inc()
+            raise DeadlineExceeded("the request's deadline passed before it was computed") from None
+        finally:
+            for job in jobs:  # whatever still waits anywhere is not worth computing now
+                _abandon(job)
+        decode_s = sum(job.decode_s for job in jobs)
+        preprocess_s = sum(job.preprocess_s for job in jobs)
+        elapsed = time.perf_counter() - started
+        if self._decode_pool is None:  # prepared inside the worker: not queue or model time
+            elapsed -= decode_s + preprocess_s
+        return np.stack(rows), StageTimes(decode_s, preprocess_s, max(0.0, elapsed))
 
-    async def classify_tensor(
-        self, batch: npt.NDArray[np.float32], deadline: float
-    ) -> npt.NDArray[np.float32]:
-        with self.admission.hold(len(batch)):
-            return await self._batcher.submit(list(batch), deadline)
+    async def _prepare_on_pool(self, jobs: list[Job]) -> None:
+        """The prepare stage on the decode pool; the first failure drops the request's other images."""
+        loop = asyncio.get_running_loop()
+        pending = [loop.run_in_executor(self._decode_pool, self._prepare_job, job) for job in jobs]
+        try:
+            await asyncio.gather(*pending)
+        except BaseException:
+            for job in jobs:
+                job.abandoned = True
+            for future in pending:
+                _discard(future)
+            raise
+
+    def _prepare_job(self, job: Job) -> None:
+        """On a decode thread: prepare one image unless its request no longer wants it."""
+        if job.image is None or not job.wanted:
+            return
+        prepared = self._prepare(job.image)
+        job.image, job.tensor = None, prepared.tensor
+        job.decode_s, job.preprocess_s = prepared.decode_s, prepared.preprocess_s
 
     def top_k(self, probabilities: npt.NDArray[np.float32], k: int) -> list[Prediction]:
+        k = min(k, len(probabilities))
         candidates = np.argpartition(-probabilities, k - 1)[:k]
         indices = candidates[np.argsort(-probabilities[candidates], kind="stable")]
         return [
@@ -133,38 +187,17 @@ class ImageClassifier:
         ]
 
 
-class _Preparation:
-    """Decode and preprocess one image when called (on whichever thread runs it), timing both."""
-
-    __slots__ = ("_data", "_max_pixels", "_metadata", "_metrics", "decode_ms", "preprocess_ms")
-
-    def __init__(
-        self, data: bytes, max_pixels: int, metadata: ModelMetadata, metrics: ServiceMetrics
-    ) -> None:
-        self._data = data
-        self._max_pixels = max_pixels
-        self._metadata = metadata
-        self._metrics = metrics
-        self.decode_ms = 0.0
-        self.preprocess_ms = 0.0
-
-    def __call__(self) -> npt.NDArray[np.float32]:
-        spec = self._metadata.preprocessing
-        started = time.perf_counter()
-        image = decode_image(self._data, max_pixels=self._max_pixels, target=spec.resize_shorter_side)
-        decoded = time.perf_counter()
-        tensor = preprocess(image, spec)
-        done = time.perf_counter()
-        self._metrics.decode_duration.observe(decoded - started)
-        self._metrics.preprocess_duration.observe(done - decoded)
-        self.decode_ms, self.preprocess_ms = (decoded - started) * 1000, (done - decoded) * 1000
-        return tensor
+def _abandon(job: Job) -> None:
+    job.abandoned = True
+    _discard(job.answer)
 
 
-def _check_deadline(deadline: float, metrics: ServiceMetrics) -> None:
-    if time.monotonic() >= deadline:
-        metrics.rejections.labels(reason="deadline").inc()
-        raise DeadlineExceeded("the request's deadline passed before it reached the model")
+def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel a future nobody awaits any more; a failure it already holds counts as seen."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
 
 
 def _probabilities(backend: InferenceBackend) -> Predict:

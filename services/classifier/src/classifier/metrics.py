@@ -116,12 +116,12 @@ class ServiceMetrics:
         self.queue_depth = Gauge("classifier_queue_depth", "Images waiting in the batch queue.", registry=r)
         self.queue_capacity = Gauge(
             "classifier_queue_capacity",
-            "Images admitted at once before new requests get 429 (see classifier_pending_images).",
+            "Images admitted at once; more wait in line, then get 429 (see classifier_pending_images).",
             registry=r,
         )
         self.pending = Gauge(
             "classifier_pending_images",
-            "Images admitted and not yet answered (decoding, queued or computing).",
+            "Images admitted and not yet answered (body arriving, decoding, queued or computing).",
             registry=r,
         )
         self.queue_wait = Histogram(

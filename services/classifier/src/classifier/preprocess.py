@@ -29,12 +29,30 @@ def crop_box(width: int, height: int, spec: Preprocessing) -> Box:
     Resampling only this box to the crop size (Pillow's ``box``) gives the same pixels as
     resizing the whole image and cropping, without computing the pixels the crop throws away.
     """
+
+    def float32_span(low: float, high: float, size: int) -> tuple[float, float]:
+        """The box reaches Pillow and resize_box as float32: keep it non-empty and inside."""
+        if float(np.float32(low)) < float(np.float32(high)) <= size:
+            return low, high
+        # Past 2^24 pixels a float32 step outgrows the box (0.875 px on 1 x 20,000,000): round outwards.
+        below, above = np.float32(low), np.float32(high)
+        if float(below) > low:
+            below = np.nextafter(below, np.float32(0))
+        if float(above) < high:
+            above = np.nextafter(above, np.float32(np.inf))
+        edge = np.float32(size)
+        if float(edge) > size:
+            edge = np.nextafter(edge, np.float32(0))
+        return float(below), float(min(above, edge))
+
     crop = spec.crop_size
     scale = spec.resize_shorter_side / min(width, height)
     resized_width, resized_height = max(crop, round(width * scale)), max(crop, round(height * scale))
     left, top = (resized_width - crop) // 2, (resized_height - crop) // 2
     x_ratio, y_ratio = width / resized_width, height / resized_height
-    return (left * x_ratio, top * y_ratio, (left + crop) * x_ratio, (top + crop) * y_ratio)
+    x0, x1 = float32_span(left * x_ratio, (left + crop) * x_ratio, width)
+    y0, y1 = float32_span(top * y_ratio, (top + crop) * y_ratio, height)
+    return (x0, y0, x1, y1)
 
 
 def _affine(spec: Preprocessing) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:

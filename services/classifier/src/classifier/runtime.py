@@ -14,7 +14,7 @@ from pathlib import Path
 from classifier.auth import TokenFile
 from classifier.backends import load_model, uses_accelerator
 from classifier.config import Settings
-from classifier.errors import NotReady
+from classifier.errors import ModelNotFound, NotReady
 from classifier.faults import FaultInjector
 from classifier.gpu_metrics import register_gpu_metrics
 from classifier.inference import ImageClassifier
@@ -46,8 +46,11 @@ class Runtime:
         """Ready: model loaded and warmed up, and not draining."""
         return self.classifier is not None and not self.draining
 
-    def model(self) -> ImageClassifier:
-        """The loaded model; NotReady while it is still loading."""
+    def model(self, name: str | None = None) -> ImageClassifier:
+        """The loaded model, if ``name`` (when given) is the one served; NotReady while loading."""
+        served = self.served_model_name
+        if name is not None and served is not None and name != served:
+            raise ModelNotFound(f"no model named {name!r} is served here; try {served!r}")
         if self.classifier is None:
             raise NotReady("the model is still loading; retry shortly")
         return self.classifier
@@ -93,7 +96,12 @@ class Runtime:
             self.settings, threads=tuning.inference_threads, alone_threads=tuning.alone_threads
         )
         classifier = ImageClassifier(
-            artifact.metadata, backend, self.metrics, tuning, max_image_pixels=self.settings.max_image_pixels
+            artifact.metadata,
+            backend,
+            self.metrics,
+            tuning,
+            max_image_pixels=self.settings.max_image_pixels,
+            admission_wait_s=self.settings.admission_wait_ms / 1000.0,
         )
         classifier.warm_up()
         return classifier

@@ -69,8 +69,8 @@ class Tuning:
         inference_threads = settings.inference_threads or (
             threads if inference_workers > 1 or accelerator else cpus
         )
-        # Enough queued work to keep every worker busy for several batches, and no more:
-        # beyond that a request only waits longer, so it is better answered 429 at once.
+        # Enough admitted work to keep every worker busy for several batches, and no more: beyond
+        # that a request waits in line holding no body (admission.py), then is answered 429.
         capacity = settings.queue_capacity or max(64, 8 * inference_workers * max_batch_size)
         wait = settings.max_batch_wait_ms if settings.max_batch_wait_ms >= 0 else wait_ms
         return cls(

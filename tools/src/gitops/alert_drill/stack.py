@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from classifier_testkit.ports import free_port
 from gitops.alert_drill.compressed_time import OPERATOR_INTERVAL, compress
 from gitops.alert_drill.exporters import (
     BROKEN,
@@ -26,7 +27,6 @@ from gitops.alert_drill.exporters import (
 from gitops.alert_drill.webhook import Exchange, describe
 from gitops.drill_stack import (
     alertmanager_command,
-    free_port,
     get_json,
     prometheus_command,
     series,

@@ -16,22 +16,30 @@ from prometheus_client import start_http_server
 
 from classifier import __version__
 from classifier.api import oip
+from classifier.api.asgi import ASGIApp
 from classifier.api.classify import classify
 from classifier.api.demo import demo_page
+from classifier.api.early_answers import EarlyAnswers
 from classifier.api.errors import EXCEPTION_HANDLERS
 from classifier.api.metrics_endpoint import metrics
-from classifier.api.observability import ASGIApp, ObservabilityMiddleware
-from classifier.api.raw_classify import RawImageClassify
+from classifier.api.observability import ObservabilityMiddleware
+from classifier.dataplane import DataPlane
 from classifier.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> ASGIApp:
     """Build the ASGI app around ``runtime``; the model loads in the background at start-up.
 
-    Outermost first: request id, access log and HTTP metrics for every request; the raw-image
-    classify hot path; then Litestar for every route (that one included: multipart, OpenAPI).
+    Outermost first: request id, access log and HTTP metrics for every request; early answers
+    held until the request's body is read; then Litestar, the one door to every route.
     """
-    return ObservabilityMiddleware(RawImageClassify(create_litestar_app(runtime), runtime), runtime.metrics)
+    settings = runtime.settings
+    early_answers = EarlyAnswers(
+        create_litestar_app(runtime),
+        max_body_bytes=settings.max_body_bytes,
+        timeout_s=settings.request_timeout_s,
+    )
+    return ObservabilityMiddleware(early_answers, runtime.metrics)
 
 
 def create_litestar_app(runtime: Runtime) -> Litestar:
@@ -39,6 +47,7 @@ def create_litestar_app(runtime: Runtime) -> Litestar:
     settings = runtime.settings
 
     tokens = runtime.tokens
+    dataplane = DataPlane(runtime)
 
     async def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         # async on purpose: Litestar runs a sync guard in a worker thread, one hop per request.
@@ -72,7 +81,10 @@ def create_litestar_app(runtime: Runtime) -> Litestar:
         operations.append(metrics)
     return Litestar(
         route_handlers=[inference, *operations],
-        dependencies={"runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "runtime": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),
+            "dataplane": Provide(lambda: dataplane, use_cache=True, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,

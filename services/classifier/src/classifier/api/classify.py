@@ -1,29 +1,27 @@
-"""``POST /v1/classify``: one image in the body (or a multipart ``file``), top-k labels out."""
+"""``POST /v1/classify``: one image as the body (or a multipart ``file`` field), top-k labels out.
+
+A thin adapter over the data plane: it reads the query and headers, gives the data plane a
+parser for this protocol's body, and renders the answer.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+import multipart  # type: ignore[import-untyped]
 from litestar import Request, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 
-from classifier.api.deadlines import TIMEOUT_HEADER, deadline_from_header
-from classifier.api.schemas import (
-    ClassifyResponse,
-    ModelBody,
-    PredictionBody,
-    TimingsBody,
-    error_responses,
-)
+from classifier.api.calls import http_call
+from classifier.api.schemas import ClassifyResponse, ModelBody, PredictionBody, TimingsBody, error_responses
+from classifier.dataplane import Answer, DataPlane, Parsed
 from classifier.decode import SUPPORTED_MEDIA_TYPES
 from classifier.errors import InvalidRequest, UnsupportedMediaType
-from classifier.runtime import Runtime
+from classifier.inference import EncodedImages, ImageClassifier
 
 MAX_TOP_K = 20
 DEFAULT_TOP_K = 5
+FILE_FIELD = "file"
 _ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
 
 
@@ -35,67 +33,90 @@ _ACCEPTED = ", ".join([*SUPPORTED_MEDIA_TYPES, "multipart/form-data"])
         "Send the image bytes as the body (image/jpeg, image/png, image/webp) or as the "
         "`file` field of a multipart form. `top_k` (1-20, default 5) sets how many labels."
     ),
-    responses=error_responses(400, 401, 403, 413, 415, 429, 500, 503, 504),
+    responses=error_responses(400, 401, 403, 408, 413, 415, 429, 500, 503, 504),
     tags=["v1"],
 )
-async def classify(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> ClassifyResponse:
-    # Raw image bodies normally never get here: `raw_classify` serves them (same `classify_one`).
-    return await classify_one(
-        runtime,
-        top_k=request.query_params.get("top_k"),
-        timeout_ms=request.headers.get(TIMEOUT_HEADER),
-        read_body=lambda: read_image(request),
-    )
-
-
-async def classify_one(
-    runtime: Runtime, *, top_k: str | None, timeout_ms: str | None, read_body: Callable[[], Awaitable[bytes]]
+async def classify(
+    request: Request[Any, Any, Any], dataplane: NamedDependency[DataPlane]
 ) -> ClassifyResponse:
-    """The route's work, whichever layer parsed the request: check, admit, read, classify, answer."""
-    started = time.perf_counter()
-    deadline = deadline_from_header(timeout_ms, runtime.settings.request_timeout_s)
-    k = parse_top_k(top_k)
-    model = runtime.model()
-    model.admission.check()  # refuse before reading the body when at capacity
-    image = await read_body()
-    await runtime.faults.apply()
-    probabilities, timings = await model.classify_images([image], deadline)
-    predictions = model.top_k(probabilities[0], k)
+    top_k = parse_top_k(request.query_params.get("top_k"))
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in SUPPORTED_MEDIA_TYPES:
+
+        def parse(body: bytes, _: ImageClassifier) -> Parsed:
+            return Parsed(EncodedImages([body]), top_k)
+
+    elif media_type == "multipart/form-data":
+        boundary = _boundary(content_type)
+
+        def parse(body: bytes, _: ImageClassifier) -> Parsed:
+            return Parsed(EncodedImages([multipart_file(body, boundary)]), top_k)
+
+    else:
+        shown = media_type or "none"
+        raise UnsupportedMediaType(f"content type {shown!r} is not supported; send one of: {_ACCEPTED}")
+    answer = await dataplane.infer(http_call(request, dataplane, model_name=None, parse=parse))
+    return render(answer)
+
+
+def render(answer: Answer) -> ClassifyResponse:
+    meta = answer.model.metadata
+    timings = answer.timings
     return ClassifyResponse(
-        model=ModelBody(name=model.metadata.name, version=model.metadata.version, backend=model.backend.name),
-        predictions=[PredictionBody(label=p.label, index=p.index, score=p.score) for p in predictions],
+        model=ModelBody(name=meta.name, version=meta.version, backend=answer.model.backend.name),
+        predictions=[PredictionBody(label=p.label, index=p.index, score=p.score) for p in answer.top_k[0]],
         timings=TimingsBody(
-            decode_ms=round(timings.decode_ms, 3),
-            preprocess_ms=round(timings.preprocess_ms, 3),
-            queue_and_inference_ms=round(timings.queue_and_inference_ms, 3),
-            total_ms=round((time.perf_counter() - started) * 1000, 3),
+            decode_ms=timings.decode_ms,
+            preprocess_ms=timings.preprocess_ms,
+            queue_and_inference_ms=timings.queue_and_inference_ms,
+            total_ms=timings.total_ms,
         ),
     )
 
 
 def parse_top_k(raw: str | None) -> int:
+    """``top_k`` from a query string: an integer from 1 to MAX_TOP_K."""
     if raw is None:
         return DEFAULT_TOP_K
     try:
         value = int(raw)
     except ValueError:
         raise InvalidRequest(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {raw!r}") from None
+    return checked_top_k(value)
+
+
+def checked_top_k(value: int) -> int:
     if not 1 <= value <= MAX_TOP_K:
         raise InvalidRequest(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {value}")
     return value
 
 
-async def read_image(request: Request[Any, Any, Any]) -> bytes:
-    """The image bytes from a raw body or a multipart ``file`` field."""
-    media_type = request.content_type[0].lower()
-    if media_type in SUPPORTED_MEDIA_TYPES:
-        return await request.body()
-    if media_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidRequest("the multipart form has no `file` field holding the image")
-        data = await upload.read()
-        return bytes(data)
-    shown = media_type or "none"
-    raise UnsupportedMediaType(f"content type {shown!r} is not supported; send one of: {_ACCEPTED}")
+def _boundary(content_type: str) -> str:
+    _, options = multipart.parse_options_header(content_type)
+    boundary = options.get("boundary")
+    if not boundary:
+        raise InvalidRequest("a multipart/form-data body needs a boundary in its Content-Type")
+    return str(boundary)
+
+
+def multipart_file(body: bytes, boundary: str) -> bytes:
+    """The bytes of the form's ``file`` field. Only that field's bytes are kept; no other part
+    is decoded, so its charset or text cannot fail the request."""
+    found: bytes | None = None
+    current: bytearray | None = None
+    try:
+        with multipart.PushMultipartParser(boundary, content_length=len(body), strict=True) as parser:
+            for event in (*parser.parse(body), *parser.parse(b"")):
+                if isinstance(event, multipart.MultipartSegment):
+                    current = bytearray() if event.name == FILE_FIELD and found is None else None
+                elif event is None:
+                    if current is not None:
+                        found, current = bytes(current), None
+                elif current is not None:
+                    current += event
+    except (multipart.MultipartError, ValueError, LookupError) as error:
+        raise InvalidRequest(f"the multipart body is malformed: {error}") from None
+    if found is None:
+        raise InvalidRequest(f"the multipart form has no `{FILE_FIELD}` field holding the image")
+    return found

@@ -9,11 +9,11 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from classifier.api.body import BODY_TOO_LARGE
 from classifier.errors import ServiceError
 
 logger = logging.getLogger("classifier")
 
-BODY_TOO_LARGE = "the request body is larger than the limit (CLASSIFIER_MAX_BODY_BYTES)"
 INTERNAL_ERROR = "internal server error"
 
 # Litestar's own messages for a few statuses are terse; say what the client should do.
@@ -41,13 +41,11 @@ def http_exception_handler(_: Request[Any, Any, Any], error: HTTPException) -> R
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    log_unexpected_error(request.url.path, error)
-    return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
-
-
-def log_unexpected_error(path: str, error: Exception) -> None:
     """A bug, not a client mistake: the trace goes to the log, never to the client."""
-    logger.exception("unhandled error", extra={"event": "unhandled_error", "path": path}, exc_info=error)
+    logger.exception(
+        "unhandled error", extra={"event": "unhandled_error", "path": request.url.path}, exc_info=error
+    )
+    return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -10,24 +10,17 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from classifier.api.asgi import ASGIApp, Message, Receive, Scope, Send
 from classifier.metrics import UNMATCHED_ROUTE, ServiceMetrics, outcome
-
-# Plain ASGI types: this layer sits outside Litestar and sees raw scopes and messages.
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[..., Awaitable[None]]
 
 logger = logging.getLogger("classifier.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # A client's request id is echoed into logs and headers: accept only a short, plain token.
-_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")  # whole value: fullmatch
 
 
 class ObservabilityMiddleware:
@@ -96,6 +89,6 @@ class ObservabilityMiddleware:
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
-        if name == REQUEST_ID_HEADER and _VALID_REQUEST_ID.match(value):
+        if name == REQUEST_ID_HEADER and _VALID_REQUEST_ID.fullmatch(value):
             return str(value.decode())
     return uuid.uuid4().hex

@@ -21,11 +21,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from classifier import __version__
-from classifier.api.classify import parse_top_k
-from classifier.api.deadlines import request_deadline
+from classifier.api.calls import http_call
+from classifier.api.classify import DEFAULT_TOP_K, MAX_TOP_K, checked_top_k
 from classifier.api.schemas import error_responses
+from classifier.dataplane import Answer, DataPlane, Parsed
 from classifier.errors import InvalidRequest, ModelNotFound
-from classifier.inference import MAX_IMAGES_PER_REQUEST, ImageClassifier
+from classifier.inference import MAX_IMAGES_PER_REQUEST, EncodedImages, ImageClassifier, Inputs, TensorBatch
 from classifier.runtime import Runtime
 
 SERVER_NAME = "classifier"
@@ -38,7 +39,7 @@ class InferInput(msgspec.Struct):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: msgspec.Raw  # decoded by datatype: strings for BYTES, numbers for FP32
     parameters: dict[str, Any] | None = None
 
 
@@ -88,7 +89,7 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
 
 @get("/v2/models/{name:str}", tags=["oip"], summary="Model metadata", responses=error_responses(404, 503))
 async def model_metadata(name: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
-    model = _model_named(name, runtime)
+    model = runtime.model(name)
     channels, height, width = model.input_shape
     return {
         "name": name,
@@ -117,79 +118,95 @@ async def model_ready(name: FromPath[str], runtime: NamedDependency[Runtime]) ->
     status_code=200,
     tags=["oip"],
     summary="Inference (BYTES images or an FP32 [N,3,H,W] tensor)",
-    responses=error_responses(400, 401, 403, 404, 413, 429, 500, 503, 504),
+    responses=error_responses(400, 401, 403, 404, 408, 413, 429, 500, 503, 504),
 )
 async def infer(
-    name: FromPath[str], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+    name: FromPath[str], request: Request[Any, Any, Any], dataplane: NamedDependency[DataPlane]
 ) -> InferResponse:
-    deadline = request_deadline(request, runtime.settings.request_timeout_s)
-    model = _model_named(name, runtime)
-    model.admission.check()  # refuse before reading the body when at capacity
-    body = _decode_request(await request.body())
-    if len(body.inputs) != 1:
-        raise InvalidRequest(
-            f"expected exactly one input ({IMAGE_INPUT!r} or {TENSOR_INPUT!r}), got {len(body.inputs)}"
-        )
-    tensor = body.inputs[0]
-    wanted = _requested_outputs(body)
-    top_k = parse_top_k(_parameter(body, "top_k"))
-    await runtime.faults.apply()
-    if tensor.datatype == "BYTES":
-        images = _images_from(tensor)
-        probabilities, _ = await model.classify_images(images, deadline)
-    elif tensor.datatype == "FP32":
-        probabilities = await model.classify_tensor(_fp32_batch_from(tensor, model), deadline)
-    else:
-        raise InvalidRequest(f"input datatype must be BYTES or FP32, got {tensor.datatype!r}")
+    documents: list[InferRequest] = []  # the parsed document, kept for rendering
+
+    def parse(body: bytes, model: ImageClassifier) -> Parsed:
+        document = _decode_request(body)
+        documents.append(document)
+        return Parsed(_inputs(document, model), _top_k(document))
+
+    answer = await dataplane.infer(http_call(request, dataplane, model_name=name, parse=parse))
+    document = documents[0]
     return InferResponse(
         model_name=name,
-        model_version=model.metadata.version,
-        id=body.id,
-        outputs=[_output(output, probabilities, model, top_k) for output in wanted],
+        model_version=answer.model.metadata.version,
+        id=document.id,
+        outputs=[_output(output, answer) for output in _requested_outputs(document)],
     )
-
-
-def _model_named(name: str, runtime: Runtime) -> ImageClassifier:
-    if runtime.served_model_name is not None and name != runtime.served_model_name:
-        raise ModelNotFound(f"no model named {name!r} is served here; try {runtime.served_model_name!r}")
-    return runtime.model()
 
 
 def _decode_request(raw: bytes) -> InferRequest:
     try:
-        return msgspec.json.decode(raw, type=InferRequest)
+        document = msgspec.json.decode(raw, type=InferRequest)
     except msgspec.ValidationError as error:
         raise InvalidRequest(f"the inference request does not follow the protocol: {error}") from None
     except msgspec.DecodeError:
         raise InvalidRequest("the body is not valid JSON") from None
+    except RecursionError:
+        raise InvalidRequest("the body's JSON is nested too deeply") from None
+    _requested_outputs(document)  # unknown outputs are refused before any work
+    return document
 
 
-def _parameter(body: InferRequest, key: str) -> str | None:
-    value = (body.parameters or {}).get(key)
-    return None if value is None else str(value)
+def _inputs(document: InferRequest, model: ImageClassifier) -> Inputs:
+    if len(document.inputs) != 1:
+        raise InvalidRequest(
+            f"expected exactly one input ({IMAGE_INPUT!r} or {TENSOR_INPUT!r}), got {len(document.inputs)}"
+        )
+    tensor = document.inputs[0]
+    if tensor.datatype == "BYTES":
+        return EncodedImages(_images_from(tensor))
+    if tensor.datatype == "FP32":
+        return TensorBatch(_fp32_batch_from(tensor, model))
+    raise InvalidRequest(f"input datatype must be BYTES or FP32, got {tensor.datatype!r}")
 
 
-def _requested_outputs(body: InferRequest) -> list[str]:
-    if not body.outputs:
+def _top_k(document: InferRequest) -> int:
+    """``parameters.top_k``: a JSON integer, or a number without a fraction (5.0)."""
+    value = (document.parameters or {}).get("top_k")
+    if value is None:
+        return DEFAULT_TOP_K
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidRequest(f"parameters.top_k must be an integer from 1 to {MAX_TOP_K}, got {value!r}")
+    return checked_top_k(value)
+
+
+def _requested_outputs(document: InferRequest) -> list[str]:
+    if not document.outputs:
         return list(OUTPUTS)
-    names = [output.name for output in body.outputs]
+    names = [output.name for output in document.outputs]
     unknown = sorted(set(names) - set(OUTPUTS))
     if unknown:
         raise InvalidRequest(f"unknown output(s) {unknown}; this model has {list(OUTPUTS)}")
     return names
 
 
+def _decode_data(tensor: InferInput, kind: Any) -> Any:
+    try:
+        return msgspec.json.decode(tensor.data, type=kind)
+    except msgspec.ValidationError as error:
+        raise InvalidRequest(f"input {tensor.name!r} data: {error}") from None
+    except RecursionError:
+        raise InvalidRequest(f"input {tensor.name!r} data is nested too deeply") from None
+
+
 def _images_from(tensor: InferInput) -> list[bytes]:
     if tensor.name != IMAGE_INPUT:
         raise InvalidRequest(f"a BYTES input must be named {IMAGE_INPUT!r}, got {tensor.name!r}")
-    if len(tensor.shape) != 1 or tensor.shape[0] != len(tensor.data):
-        raise InvalidRequest(f"BYTES input shape must be [{len(tensor.data)}], got {tensor.shape}")
-    if not 1 <= len(tensor.data) <= MAX_IMAGES_PER_REQUEST:
-        raise InvalidRequest(f"send 1 to {MAX_IMAGES_PER_REQUEST} images, got {len(tensor.data)}")
+    data: list[str] = _decode_data(tensor, list[str])
+    if len(tensor.shape) != 1 or tensor.shape[0] != len(data):
+        raise InvalidRequest(f"BYTES input shape must be [{len(data)}], got {tensor.shape}")
+    if not 1 <= len(data) <= MAX_IMAGES_PER_REQUEST:
+        raise InvalidRequest(f"send 1 to {MAX_IMAGES_PER_REQUEST} images, got {len(data)}")
     images = []
-    for position, item in enumerate(tensor.data):
-        if not isinstance(item, str):
-            raise InvalidRequest(f"image {position} must be a base64 string")
+    for position, item in enumerate(data):
         try:
             images.append(base64.b64decode(item, validate=True))
         except (binascii.Error, ValueError):
@@ -198,6 +215,7 @@ def _images_from(tensor: InferInput) -> list[bytes]:
 
 
 def _fp32_batch_from(tensor: InferInput, model: ImageClassifier) -> npt.NDArray[np.float32]:
+    """FP32 data in row-major order, flat or nested as deep as the shape; numbers only."""
     if tensor.name != TENSOR_INPUT:
         raise InvalidRequest(f"an FP32 input must be named {TENSOR_INPUT!r}, got {tensor.name!r}")
     image_shape = list(model.input_shape)
@@ -207,28 +225,26 @@ def _fp32_batch_from(tensor: InferInput, model: ImageClassifier) -> npt.NDArray[
             f"FP32 input shape must be [N, {', '.join(map(str, image_shape))}] "
             f"with 1 <= N <= {MAX_IMAGES_PER_REQUEST}, got {shape}"
         )
-    try:
-        values = np.asarray(tensor.data, dtype=np.float32)
-    except (ValueError, TypeError):
-        raise InvalidRequest("FP32 input data must be numbers") from None
-    if values.size != math.prod(shape):
-        raise InvalidRequest(f"FP32 input has {values.size} values; shape {shape} needs {math.prod(shape)}")
+    nested = bytes(tensor.data).lstrip()[1:].lstrip().startswith(b"[")  # [[...: nested
+    kind = list[list[list[list[float]]]] if nested else list[float]
+    values = np.asarray(_decode_data(tensor, kind), dtype=np.float32)
+    if values.size != math.prod(shape) or (nested and list(values.shape) != shape):
+        raise InvalidRequest(f"FP32 input data has shape {list(values.shape)}; the declared shape is {shape}")
     if not np.isfinite(values).all():
         raise InvalidRequest("FP32 input data must be finite numbers")
     return values.reshape(shape)
 
 
-def _output(
-    name: str, probabilities: npt.NDArray[np.float32], model: ImageClassifier, top_k: int
-) -> OutputTensor:
+def _output(name: str, answer: Answer) -> OutputTensor:
+    probabilities = answer.probabilities
     if name == "probabilities":
         return OutputTensor(
             name=name, shape=list(probabilities.shape), datatype="FP32", data=probabilities.ravel().tolist()
         )
-    labels = [[p.label for p in model.top_k(row, top_k)] for row in probabilities]
+    labels = [[p.label for p in row] for row in answer.top_k]
     return OutputTensor(
         name=name,
-        shape=[len(labels), top_k],
+        shape=[len(labels), len(labels[0])],
         datatype="BYTES",
         data=[label for row in labels for label in row],
     )

@@ -40,6 +40,7 @@ _ERROR_DESCRIPTIONS = {
     401: "No bearer token (when the server requires one)",
     403: "Wrong bearer token",
     404: "Unknown model",
+    408: "The body did not arrive before the request's deadline",
     413: "Body or decoded image larger than the configured limit",
     415: "Unsupported content type",
     429: "At capacity: retry after the Retry-After header's seconds",

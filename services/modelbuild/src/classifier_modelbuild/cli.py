@@ -23,7 +23,7 @@ from classifier.artifact import (
     Preprocessing,
     sha256_of,
 )
-from classifier.modelbuild.variants import VARIANTS, Variant
+from classifier_modelbuild.variants import VARIANTS, Variant
 
 
 def imagenet_labels() -> tuple[str, ...]:
@@ -34,10 +34,9 @@ def imagenet_labels() -> tuple[str, ...]:
 
 def build(variant: Variant, version: str, output_root: Path) -> Path:
     """Build the artifact into ``output_root/<model name>/<version>``; return that directory."""
-    from classifier.modelbuild.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, export_torchscript
-    from classifier.modelbuild.parity import check_parity
-    from classifier.modelbuild.photos import parity_photos
-    from classifier.modelbuild.weights import build_torch_model
+    from classifier_modelbuild.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, export_torchscript
+    from classifier_modelbuild.parity import check_parity, parity_photos
+    from classifier_modelbuild.weights import build_torch_model
 
     destination = output_root / variant.model_name / version
     spec = Preprocessing(

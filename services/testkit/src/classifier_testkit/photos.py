@@ -1,6 +1,6 @@
 """Real photos shipped with scikit-image, encoded as a client would send them.
 
-Used by the build's parity check, the tests and the benchmarks.
+Used by the tests, the benchmarks and the load tests.
 """
 
 from __future__ import annotations
@@ -29,9 +29,3 @@ def encode(name: str, format: str = "JPEG", **options: object) -> bytes:
     buffer = io.BytesIO()
     photo(name).save(buffer, format=format, **({"quality": 90} | options if format == "JPEG" else options))
     return buffer.getvalue()
-
-
-def parity_photos() -> dict[str, Image.Image]:
-    """A varied set for checking two runtimes agree: sample photos of several kinds."""
-    names = ["coffee", "chelsea", "rocket", "astronaut", "camera", "immunohistochemistry"]
-    return {name: photo(name) for name in names}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import timm
 import torch
 
-from classifier.modelbuild.variants import Variant
+from classifier_modelbuild.variants import Variant
 
 
 class WeightMappingError(RuntimeError):

@@ -1,0 +1,89 @@
+"""Early answers reach the client: a response sent before the request's body was read (a 429,
+401, 413, 404, ...) waits until the rest of the body has been read and thrown away.
+
+A server that closes a connection while unread request data sits in its socket makes the
+kernel send a reset, and the client may lose the answer it was sent (RFC 9112 section 9.6,
+"Tear-down"; nginx therefore reads and ignores the rest before closing: `lingering_close`,
+nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close). uvicorn 0.54.0 keeps a
+connection open after an early answer and discards the rest of the body itself (`on_body`
+returns once the response is complete, protocols/http/httptools_impl.py), but it closes the
+transport as soon as the answer is sent when the connection is not keep-alive (the client sent
+``Connection: close``, or HTTP/1.0), or when the server shuts down. Reading the body before the
+answer is sent makes the answer safe in every case. The drain is bounded: a body larger than
+CLASSIFIER_MAX_BODY_BYTES, or one that does not arrive within the request timeout (or already
+did not: a 408), is not waited for; the answer then says ``Connection: close``, so no further
+request is read from that stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from classifier.api.asgi import ASGIApp, Message, Receive, Scope, Send
+
+
+class EarlyAnswers:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, timeout_s: float) -> None:
+        self._app = app
+        self._max_body_bytes = max_body_bytes
+        self._timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        announced = _announced_length(scope)
+        unread = announced is None or announced > 0  # no length: chunked, or no body at all
+        if announced is None and not _chunked(scope):
+            unread = False
+
+        async def tracked_receive() -> Message:
+            nonlocal unread
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                unread = False
+            return message
+
+        async def send_after_drain(message: Message) -> None:
+            nonlocal unread
+            if message["type"] == "http.response.start" and unread:
+                unread = False
+                # A 408 says the body is not arriving in time: waiting for it again is pointless.
+                if message["status"] == 408 or not await self._drain(receive, announced):
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self._app(scope, tracked_receive, send_after_drain)
+
+    async def _drain(self, receive: Receive, announced: int | None) -> bool:
+        """Read and discard the rest of the body; False if it was too large or too slow."""
+        if announced is not None and announced > self._max_body_bytes:
+            return False
+        discarded = 0
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return True
+                    discarded += len(message.get("body", b""))
+                    if discarded > self._max_body_bytes:
+                        return False
+                    if not message.get("more_body", False):
+                        return True
+        except TimeoutError:
+            return False
+
+
+def _announced_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _chunked(scope: Scope) -> bool:
+    return any(name == b"transfer-encoding" for name, _ in scope["headers"])

@@ -1,0 +1,121 @@
+"""The inference workers: threads that take a batch and run its stages, in order.
+
+1. prepare: every job still holding image bytes goes through `ImagePreparation` (inline
+   decoding: on a CPU this keeps one busy thread per core instead of decode and inference
+   threads fighting for the same cores). An image that cannot be prepared fails alone: its
+   request gets the error, the rest of the batch still runs.
+2. model: the prepared tensors, stacked, in one call.
+3. answer: each job's row (or error) goes back to the event loop (``call_soon_threadsafe``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from classifier.batcher import DynamicBatcher, Job, Tensor
+from classifier.metrics import ServiceMetrics
+from classifier.prepare import ImagePreparation
+
+# predict(batch, alone): `alone` is true when no other model call is running or coming.
+Predict = Callable[[Tensor, bool], Tensor]
+
+
+class InferenceWorkers:
+    def __init__(
+        self,
+        batcher: DynamicBatcher,
+        prepare: ImagePreparation,
+        predict: Predict,
+        metrics: ServiceMetrics,
+        *,
+        count: int,
+        images_in_flight: Callable[[], int],
+    ) -> None:
+        self._batcher = batcher
+        self._prepare = prepare
+        self._predict = predict
+        self._metrics = metrics
+        self._count = count
+        # Images anywhere in the pipeline: a call runs "alone" only when nothing else is
+        # coming, so a lone request may use every core.
+        self._images_in_flight = images_in_flight
+        self._running = 0
+        self._running_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        """Start the threads; answers are delivered on the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"inference-{i}", daemon=True)
+            for i in range(self._count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def stop(self) -> None:
+        for job in self._batcher.close():
+            job.answer.cancel()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
+
+    def _work(self) -> None:
+        while (batch := self._batcher.next_batch()) is not None:
+            ready = [job for job in batch if self._prepared(job)]
+            if ready:
+                self._run(ready)
+
+    def _prepared(self, job: Job) -> bool:
+        """Run the prepare stage if the job still needs it; False if it failed (and was answered)."""
+        if job.image is None:
+            return True
+        try:
+            prepared = self._prepare(job.image)
+        except Exception as error:  # this image's failure, not the batch's
+            self._answer(job, error)
+            return False
+        job.image, job.tensor = None, prepared.tensor
+        job.decode_s, job.preprocess_s = prepared.decode_s, prepared.preprocess_s
+        return True
+
+    def _run(self, batch: list[Job]) -> None:
+        with self._running_lock:
+            alone = self._running == 0 and not self._batcher.queued and self._images_in_flight() <= len(batch)
+            self._running += 1
+        try:
+            started = time.perf_counter()
+            tensors = [job.tensor for job in batch if job.tensor is not None]
+            outputs = self._predict(np.stack(tensors), alone)
+            elapsed = time.perf_counter() - started
+        except Exception as error:  # the backend failed: every image in the batch fails
+            for job in batch:
+                self._answer(job, error)
+            return
+        finally:
+            with self._running_lock:
+                self._running -= 1
+        self._metrics.batch_size.observe(len(batch))
+        self._metrics.inference_duration.observe(elapsed)
+        self._metrics.images.inc(len(batch))
+        for job, row in zip(batch, outputs, strict=True):
+            self._answer(job, row)
+
+    def _answer(self, job: Job, outcome: Tensor | BaseException) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_settle, job.answer, outcome)
+
+
+def _settle(answer: asyncio.Future[Tensor], outcome: Tensor | BaseException) -> None:
+    """On the event loop: complete the job's future unless its request stopped waiting."""
+    if answer.done():
+        return
+    if isinstance(outcome, BaseException):
+        answer.set_exception(outcome)
+    else:
+        answer.set_result(outcome)
