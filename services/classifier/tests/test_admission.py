@@ -104,28 +104,53 @@ def test_a_request_with_more_images_than_the_capacity_is_413_not_429() -> None:
     async def scenario() -> None:
         async with admission.ticket(FAR) as ticket:
             with pytest.raises(PayloadTooLarge, match="6 images; this server takes at most 4"):
-                await ticket.resize(6)
+                ticket.grow(6)
 
     run(scenario)
     assert admission.pending == 0
 
 
-def test_growing_tickets_give_their_place_back_so_two_cannot_wait_on_each_other() -> None:
-    admission = Admission(4, 1, ServiceMetrics(), max_wait_s=2)
+def test_a_ticket_grows_into_free_places_only_and_never_waits_holding_its_body() -> None:
+    """Its body is read by then: waiting would hold that body without a place (memory past the
+    bound) and could wait on another grower. Free places are taken ahead of the line."""
+    metrics = ServiceMetrics()
+    admission = Admission(4, 1, metrics, max_wait_s=5)
 
-    async def request() -> None:
-        async with admission.ticket(FAR) as ticket:
-            await asyncio.sleep(0.01)  # both hold one place now
-            await ticket.resize(3)
-            await asyncio.sleep(0.01)
+    async def scenario() -> list[int]:
+        seen = []
+        async with admission.ticket(FAR) as first, admission.ticket(FAR) as second:
+            first.grow(3)
+            seen.append(admission.pending)
+            started = time.monotonic()
+            with pytest.raises(Overloaded):
+                second.grow(2)
+            assert time.monotonic() - started < 0.05
+            seen.append(admission.pending)
+        seen.append(admission.pending)
+        return seen
 
-    async def scenario() -> float:
-        started = time.monotonic()
-        await asyncio.gather(request(), request())
-        return time.monotonic() - started
+    assert run(scenario) == [4, 4, 0]
+    assert _refused(metrics) == 1
 
-    assert run(scenario) < 1.0  # the second waits for the first, not for its own wait to expire
-    assert admission.pending == 0
+
+def test_a_ticket_knows_whether_it_waited_in_line() -> None:
+    admission = Admission(1, 1, ServiceMetrics(), max_wait_s=5)
+
+    async def scenario() -> tuple[bool, bool]:
+        async def holder() -> None:
+            async with admission.ticket(FAR):
+                await asyncio.sleep(0.05)
+
+        async with admission.ticket(FAR) as at_once:
+            pass
+        holding = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        async with admission.ticket(FAR) as after_waiting:
+            pass
+        await holding
+        return at_once.waited, after_waiting.waited
+
+    assert run(scenario) == (False, True)
 
 
 def test_a_request_cancelled_while_waiting_leaves_the_line() -> None:

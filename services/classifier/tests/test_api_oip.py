@@ -133,6 +133,19 @@ def test_fp32_tensor_input_matches_bytes_input(server: ServerProcess, artifact_d
                 ]
             },
         ),
+        (
+            "ragged nested FP32",
+            {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "shape": [1, 3, 224, 224],
+                        "datatype": "FP32",
+                        "data": [[[[0.0] * 224] * 224] * 2 + [[[0.0] * 3]]],
+                    }
+                ]
+            },
+        ),
         ("no inputs", {"inputs": []}),
         ("missing inputs", {"id": "x"}),
         ("bad base64", {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["***"]}]}),

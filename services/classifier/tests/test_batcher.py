@@ -158,6 +158,39 @@ def test_an_image_that_fails_to_prepare_fails_alone(
     np.testing.assert_array_equal(chelsea, backend.predict(tensors[1][None])[0])
 
 
+def test_a_worker_survives_a_bug_in_a_batch_and_answers_it(
+    preparation: ImagePreparation, tensors: list[np.ndarray]
+) -> None:
+    """A model call that returns nothing usable (a bug past the model call's own error handling)
+    fails that batch's requests; the worker thread lives on for the next batch."""
+    calls = []
+
+    def predict(batch: np.ndarray, alone: bool) -> np.ndarray:
+        calls.append(len(batch))
+        return None if len(calls) == 1 else batch.reshape(len(batch), -1)[:, :3]  # type: ignore[return-value]
+
+    async def scenario() -> tuple[list[object], np.ndarray]:
+        metrics = ServiceMetrics()
+        batcher = DynamicBatcher(metrics, max_batch_size=2, max_wait_s=0.1)
+        workers = InferenceWorkers(
+            batcher, preparation, predict, metrics, count=1, images_in_flight=lambda: 0
+        )
+        workers.start()
+        try:
+            first = [job(tensors[0]), job(tensors[1])]
+            batcher.put(first)
+            failed = await asyncio.gather(*(j.answer for j in first), return_exceptions=True)
+            later = job(tensors[2])
+            batcher.put([later])
+            return failed, await asyncio.wait_for(later.answer, 5)
+        finally:
+            await workers.stop()
+
+    failed, later = asyncio.run(scenario())
+    assert all(isinstance(outcome, TypeError) for outcome in failed)
+    assert later.shape == (3,)
+
+
 def test_http_answers_are_identical_with_and_without_batching(start_server: StartServer) -> None:
     batched = start_server(max_batch_size="8", max_batch_wait_ms="20", inference_workers="1")
     unbatched = start_server(max_batch_size="1", max_batch_wait_ms="0")

@@ -367,7 +367,7 @@ def _check_answer(request: _Request, response: httpx.Response) -> None:
     """No 5xx (504 only for a client-set deadline); every error is JSON with a non-empty "error"."""
     allowed_5xx = {504} if TIMEOUT_HEADER in request.headers else set()
     assert response.status_code < 500 or response.status_code in allowed_5xx, (
-        f"{response.status_code} {response.text[:300]}"
+        f"{response.status_code} {response.text[:300]} for {request!r}"
     )
     if response.status_code >= 400:
         document = response.json()

@@ -62,7 +62,7 @@ def test_a_request_decoding_past_its_deadline_gets_its_504_then_and_leaves_nothi
         headers={"x-request-timeout-ms": "400"},
     )
     assert slow.status_code == 504
-    assert time.monotonic() - started < 0.4 + 0.3, "the 504 comes at the deadline, not after the decoding"
+    assert time.monotonic() - started < 0.4 + 0.6, "the 504 comes at the deadline, not after the decoding"
     after = _seconds_to_classify(lambda: classify(server, coffee_jpeg))
     assert after < lone + 0.5, f"the next request waited {after:.2f} s behind the expired one's images"
     server.stop()

@@ -365,6 +365,23 @@ def test_client_gone_mid_upload_is_counted_as_499_not_500(server: ServerProcess,
     _classifies(server)
 
 
+def test_client_gone_while_its_image_is_computed_is_499_not_its_late_answer(
+    start_server: StartServer,
+) -> None:
+    """The body arrived, then the client left during the (drill) latency: the request is recorded
+    as 499 at once, not as the 200 nobody reads, and its work is dropped."""
+    server = start_server(fault_latency_ms="2000")
+    labels = {"route": "/v1/classify", "method": "POST"}
+    body = _photo_jpeg()
+    with _RawConnection(server.base_url) as connection:
+        connection.send(_head("POST", "/v1/classify", {"Content-Type": "image/jpeg"}, len(body)) + body)
+        time.sleep(0.3)
+    assert _wait_for_metric(server, REQUESTS, 1, timeout=1.5, code="499", **labels) == 1
+    assert server.metric(REQUESTS, code="200", **labels) == 0
+    assert server.metric("classifier_images_total") == 0, "the work of a client that left was dropped"
+    server.stop()
+
+
 # ------------------------------------------------------------------ 5. deadlines while queued
 
 
@@ -501,6 +518,29 @@ def test_early_429_reaches_a_client_that_sent_its_whole_body_without_reading(
                 raw.send(_head("GET", "/v2/health/live", {}))
                 follow_up = raw.read_response()
                 assert follow_up.status == 200, follow_up
+            return
+    pytest.fail("the heavy image never held the slot long enough to test an early answer")
+
+
+def test_an_early_answer_to_expect_100_continue_is_sent_without_asking_for_the_body(
+    one_slot_server: ServerProcess,
+) -> None:
+    """A client that asks before sending its body gets the 429 instead of a "100 Continue" that
+    would make it upload 4 MB only to have them thrown away."""
+    request = _head(
+        "POST", "/v1/classify", {"Content-Type": "image/jpeg", "Expect": "100-continue"}, 4_000_000
+    )
+    for _attempt in range(3):
+        with (
+            _slot_taken_by_heavy_image(one_slot_server) as heavy,
+            _RawConnection(one_slot_server.base_url) as raw,
+        ):
+            sent_at = time.monotonic()
+            raw.send(request)
+            answer = raw.read_response()
+            if answer.status != 429 and heavy.finished_at < sent_at + 0.02:
+                continue  # the slot freed as this request arrived: set up again
+            assert answer.status == 429, f"{answer.status}: {answer.body[:200]!r}"
             return
     pytest.fail("the heavy image never held the slot long enough to test an early answer")
 

@@ -11,7 +11,8 @@ at most ``max_wait_s``; then it is answered 429 with Retry-After. Waiting costs 
 refusing at once would, with clients that retry at once, turn the freed CPU into a stream of
 refusals (docs/decisions.md, "Backpressure").
 
-Runs on the event loop only, so its counters need no lock.
+Runs on the event loop only, so its counters need no lock (the inference workers only read
+`pending`, for a heuristic).
 """
 
 from __future__ import annotations
@@ -38,24 +39,25 @@ class _Waiter:
 
 
 class Ticket:
-    """Places held by one request; released when its `Admission.ticket` block ends."""
+    """Places held by one request; given back when its `Admission.ticket` block ends."""
 
-    def __init__(self, admission: Admission, until: float) -> None:
+    def __init__(self, admission: Admission) -> None:
         self._admission = admission
-        self._until = until
         self.images = 0
+        self.waited = False  # it found no place at once and waited in line
 
-    async def resize(self, images: int) -> None:
-        """Hold ``images`` places instead of the current ones (a body can hold several images).
-
-        The held places are given back first, so two requests growing at once cannot wait on
-        each other."""
-        if images == self.images:
-            return
-        held, self.images = self.images, 0
-        self._admission.release(held)
-        await self._admission.acquire(images, self._until)
-        self.images = images
+    def grow(self, images: int) -> None:
+        """Hold ``images`` places (a body can hold several images): the extra ones only if they
+        are free now. The request already holds its body, so it does not wait in line holding it:
+        413 beyond the capacity, 429 when they are not free."""
+        if images > self._admission.capacity:
+            raise PayloadTooLarge(
+                f"the request holds {images} images; this server takes at most "
+                f"{self._admission.capacity} at once"
+            )
+        if images > self.images:
+            self._admission.take_now(images - self.images)
+            self.images = images
 
 
 class Admission:
@@ -77,21 +79,25 @@ class Admission:
     async def ticket(self, deadline: float) -> AsyncIterator[Ticket]:
         """One place for the block (a request's first image), waiting in line until the earlier
         of ``max_wait_s`` from now and ``deadline``; Overloaded if none frees up by then."""
-        ticket = Ticket(self, min(deadline, time.monotonic() + self._max_wait_s))
-        await ticket.resize(1)
+        ticket = Ticket(self)
+        ticket.waited = await self._acquire(1, min(deadline, time.monotonic() + self._max_wait_s))
+        ticket.images = 1
         try:
             yield ticket
         finally:
             self.release(ticket.images)
 
-    async def acquire(self, images: int, until: float) -> None:
-        if images > self.capacity:
-            raise PayloadTooLarge(
-                f"the request holds {images} images; this server takes at most {self.capacity} at once"
-            )
+    def take_now(self, images: int) -> None:
+        """Take ``images`` more places if they are free now, ahead of the line; else Overloaded."""
+        if self._pending + images > self.capacity:
+            self._refuse()
+        self._take(images)
+
+    async def _acquire(self, images: int, until: float) -> bool:
+        """Take ``images`` places, waiting in line until ``until`` if need be; True if it waited."""
         if not self._line and self._pending + images <= self.capacity:
             self._take(images)
-            return
+            return False
         patience = until - time.monotonic()
         if patience <= 0:
             self._refuse()
@@ -103,15 +109,14 @@ class Admission:
         except TimeoutError:
             if not waiter.granted.done():
                 self._line.remove(waiter)
-                self._grant()  # a big request leaving the head of the line may let others in
                 self._refuse()
         except asyncio.CancelledError:  # the request was cancelled while waiting
             if waiter.granted.done():
                 self.release(images)
             else:
                 self._line.remove(waiter)
-                self._grant()
             raise
+        return True
 
     def release(self, images: int) -> None:
         if images:

@@ -15,12 +15,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
+from classifier.errors import NotReady
 from classifier.metrics import ServiceMetrics
-
-Tensor = npt.NDArray[np.float32]
+from classifier.prepare import Tensor
 
 
 @dataclass(slots=True, eq=False)
@@ -55,9 +52,11 @@ class DynamicBatcher:
         return len(self._queue)
 
     def put(self, jobs: list[Job]) -> None:
-        """Queue jobs (from the event loop)."""
+        """Queue jobs (from the event loop); after `close`, nobody would take them: NotReady."""
         now = time.monotonic()
         with self._changed:
+            if self._closed:
+                raise NotReady("the server is shutting down")
             for job in jobs:
                 job.enqueued = now
             self._queue.extend(jobs)

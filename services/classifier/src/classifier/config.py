@@ -70,7 +70,10 @@ class Settings:
         _AUTO_OR_NON_NEGATIVE,
     )
     queue_capacity: int = _setting(
-        0, "images admitted at once (decoding, queued, computing); more get 429; 0 = auto", _NON_NEGATIVE
+        0,
+        "images admitted at once (body arriving, decoding, queued, computing); more wait in line "
+        "(CLASSIFIER_ADMISSION_WAIT_MS), then get 429; 0 = auto",
+        _NON_NEGATIVE,
     )
     admission_wait_ms: float = _setting(
         1000.0,

@@ -21,10 +21,10 @@ import numpy.typing as npt
 from classifier.admission import Admission
 from classifier.artifact import ModelMetadata
 from classifier.backends import InferenceBackend
-from classifier.batcher import DynamicBatcher, Job, Tensor
-from classifier.errors import DeadlineExceeded
+from classifier.batcher import DynamicBatcher, Job
+from classifier.errors import DeadlineExceeded, NotReady
 from classifier.metrics import ServiceMetrics
-from classifier.prepare import ImagePreparation
+from classifier.prepare import ImagePreparation, Tensor
 from classifier.tuning import Tuning
 from classifier.workers import InferenceWorkers, Predict
 
@@ -85,6 +85,7 @@ class ImageClassifier:
     ) -> None:
         self.metadata = metadata
         self.backend = backend
+        self._stopped = False
         self.tuning = tuning
         self._metrics = metrics
         self.admission = Admission(
@@ -124,12 +125,15 @@ class ImageClassifier:
         self._workers.start()
 
     async def stop(self) -> None:
+        self._stopped = True
         await self._workers.stop()
         if self._decode_pool is not None:
-            self._decode_pool.shutdown(wait=True, cancel_futures=True)
+            await asyncio.to_thread(self._decode_pool.shutdown, wait=True, cancel_futures=True)
 
     async def run(self, inputs: Inputs, deadline: float) -> tuple[npt.NDArray[np.float32], StageTimes]:
         """Probabilities ``[N, classes]`` for the inputs, and the time each stage took."""
+        if self._stopped:
+            raise NotReady("the server is shutting down")
         loop = asyncio.get_running_loop()
         if isinstance(inputs, EncodedImages):
             jobs = [Job(image, None, deadline, loop.create_future()) for image in inputs.images]
@@ -170,7 +174,8 @@ class ImageClassifier:
             raise
 
     def _prepare_job(self, job: Job) -> None:
-        """On a decode thread: prepare one image unless its request no longer wants it."""
+        """On a decode thread: prepare one image unless its request no longer wants it (one
+        decode already running when its request fails or expires still finishes)."""
         if job.image is None or not job.wanted:
             return
         prepared = self._prepare(job.image)

@@ -11,15 +11,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from classifier.batcher import DynamicBatcher, Job, Tensor
+from classifier.batcher import DynamicBatcher, Job
 from classifier.metrics import ServiceMetrics
-from classifier.prepare import ImagePreparation
+from classifier.prepare import ImagePreparation, Tensor
+
+logger = logging.getLogger("classifier")
 
 # predict(batch, alone): `alone` is true when no other model call is running or coming.
 Predict = Callable[[Tensor, bool], Tensor]
@@ -67,14 +71,23 @@ class InferenceWorkers:
 
     def _work(self) -> None:
         while (batch := self._batcher.next_batch()) is not None:
-            ready = [job for job in batch if self._prepared(job)]
-            if ready:
-                self._run(ready)
+            try:
+                ready = [job for job in batch if self._prepared(job)]
+                ready = [job for job in ready if job.wanted]  # preparing took time: check again
+                if ready:
+                    self._run(ready)
+            except Exception as error:  # a bug: answer the batch, keep the thread
+                logger.exception("inference worker failed", extra={"event": "worker_error"})
+                for job in batch:
+                    self._answer(job, error)
 
     def _prepared(self, job: Job) -> bool:
-        """Run the prepare stage if the job still needs it; False if it failed (and was answered)."""
+        """Run the prepare stage if the job still needs and wants it; False if it failed (and
+        was answered) or its request no longer waits."""
         if job.image is None:
             return True
+        if not job.wanted:
+            return False
         try:
             prepared = self._prepare(job.image)
         except Exception as error:  # this image's failure, not the batch's
@@ -108,7 +121,8 @@ class InferenceWorkers:
 
     def _answer(self, job: Job, outcome: Tensor | BaseException) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(_settle, job.answer, outcome)
+        with contextlib.suppress(RuntimeError):  # the loop closed at shutdown: nobody waits
+            self._loop.call_soon_threadsafe(_settle, job.answer, outcome)
 
 
 def _settle(answer: asyncio.Future[Tensor], outcome: Tensor | BaseException) -> None:

@@ -37,3 +37,9 @@ class RequestBody:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    async def gone(self) -> None:
+        """Return once the client has gone away: after the body, the server's next message for
+        this request is ``http.disconnect`` (or nothing, while the client stays)."""
+        while (await self._receive())["type"] != "http.disconnect":
+            pass

@@ -36,9 +36,14 @@ class EarlyAnswers:
         unread = announced is None or announced > 0  # no length: chunked, or no body at all
         if announced is None and not _chunked(scope):
             unread = False
+        # A client that sent `Expect: 100-continue` waits for a go-ahead before sending its body;
+        # uvicorn sends "100 Continue" at the first read (RFC 9110 section 10.1.1). So when nothing
+        # was read yet, the answer goes out as it is: the body is never sent, nothing is drained.
+        awaits_go_ahead = _expects_continue(scope)
 
         async def tracked_receive() -> Message:
-            nonlocal unread
+            nonlocal unread, awaits_go_ahead
+            awaits_go_ahead = False
             message = await receive()
             if message["type"] == "http.disconnect" or not message.get("more_body", False):
                 unread = False
@@ -46,7 +51,7 @@ class EarlyAnswers:
 
         async def send_after_drain(message: Message) -> None:
             nonlocal unread
-            if message["type"] == "http.response.start" and unread:
+            if message["type"] == "http.response.start" and unread and not awaits_go_ahead:
                 unread = False
                 # A 408 says the body is not arriving in time: waiting for it again is pointless.
                 if message["status"] == 408 or not await self._drain(receive, announced):
@@ -83,6 +88,10 @@ def _announced_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return any(name == b"expect" and value.lower() == b"100-continue" for name, value in scope["headers"])
 
 
 def _chunked(scope: Scope) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -123,21 +123,19 @@ async def model_ready(name: FromPath[str], runtime: NamedDependency[Runtime]) ->
 async def infer(
     name: FromPath[str], request: Request[Any, Any, Any], dataplane: NamedDependency[DataPlane]
 ) -> InferResponse:
-    documents: list[InferRequest] = []  # the parsed document, kept for rendering
-
-    def parse(body: bytes, model: ImageClassifier) -> Parsed:
-        document = _decode_request(body)
-        documents.append(document)
-        return Parsed(_inputs(document, model), _top_k(document))
-
-    answer = await dataplane.infer(http_call(request, dataplane, model_name=name, parse=parse))
-    document = documents[0]
+    answer = await dataplane.infer(http_call(request, dataplane, model_name=name, parse=_parse))
+    document = cast(InferRequest, answer.document)
     return InferResponse(
         model_name=name,
         model_version=answer.model.metadata.version,
         id=document.id,
         outputs=[_output(output, answer) for output in _requested_outputs(document)],
     )
+
+
+def _parse(body: bytes, model: ImageClassifier) -> Parsed:
+    document = _decode_request(body)
+    return Parsed(_inputs(document, model), _top_k(document), document)
 
 
 def _decode_request(raw: bytes) -> InferRequest:
@@ -227,7 +225,10 @@ def _fp32_batch_from(tensor: InferInput, model: ImageClassifier) -> npt.NDArray[
         )
     nested = bytes(tensor.data).lstrip()[1:].lstrip().startswith(b"[")  # [[...: nested
     kind = list[list[list[list[float]]]] if nested else list[float]
-    values = np.asarray(_decode_data(tensor, kind), dtype=np.float32)
+    try:
+        values = np.asarray(_decode_data(tensor, kind), dtype=np.float32)
+    except ValueError:  # nested lists of unequal lengths
+        raise InvalidRequest(f"FP32 input data is ragged; the declared shape is {shape}") from None
     if values.size != math.prod(shape) or (nested and list(values.shape) != shape):
         raise InvalidRequest(f"FP32 input data has shape {list(values.shape)}; the declared shape is {shape}")
     if not np.isfinite(values).all():
