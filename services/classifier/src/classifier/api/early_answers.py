@@ -18,6 +18,7 @@ request is read from that stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from classifier.api.asgi import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,14 +33,9 @@ class EarlyAnswers:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        announced = _announced_length(scope)
-        unread = announced is None or announced > 0  # no length: chunked, or no body at all
-        if announced is None and not _chunked(scope):
-            unread = False
-        # A client that sent `Expect: 100-continue` waits for a go-ahead before sending its body;
-        # uvicorn sends "100 Continue" at the first read (RFC 9110 section 10.1.1). So when nothing
-        # was read yet, the answer goes out as it is: the body is never sent, nothing is drained.
-        awaits_go_ahead = _expects_continue(scope)
+        announced, chunked, awaits_go_ahead = _body_headers(scope)
+        # No length: a chunked body, or no body at all.
+        unread = announced > 0 if announced is not None else chunked
 
         async def tracked_receive() -> Message:
             nonlocal unread, awaits_go_ahead
@@ -80,19 +76,20 @@ class EarlyAnswers:
             return False
 
 
-def _announced_length(scope: Scope) -> int | None:
+def _body_headers(scope: Scope) -> tuple[int | None, bool, bool]:
+    """(Content-Length, chunked, Expect: 100-continue), in one pass over the headers.
+
+    A client that sent `Expect: 100-continue` waits for a go-ahead before sending its body, and
+    uvicorn sends "100 Continue" at the first read (RFC 9110 section 10.1.1): while nothing was
+    read, the answer goes out as it is, nothing is drained, and the body is never sent."""
+    announced: int | None = None
+    chunked = expects_continue = False
     for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _expects_continue(scope: Scope) -> bool:
-    return any(name == b"expect" and value.lower() == b"100-continue" for name, value in scope["headers"])
-
-
-def _chunked(scope: Scope) -> bool:
-    return any(name == b"transfer-encoding" for name, _ in scope["headers"])
+        if name == b"content-length" and announced is None:  # the first, as the body reader takes it
+            with contextlib.suppress(ValueError):
+                announced = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"expect":
+            expects_continue = value.lower() == b"100-continue"
+    return announced, chunked, expects_continue
