@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/modelbuild/src/classifier_modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help system-packages setup model run test lint format bench docs generate validate promote checkov image image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
+.PHONY: help system-packages setup model drill-models run test lint format bench docs generate validate promote checkov image image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,14 @@ model: $(MODEL_DIR)/metadata.json ## build the model artifact (MODEL_VARIANT=lit
 
 $(MODEL_DIR)/metadata.json: $(SETUP_STAMP) $(MODEL_SOURCES)
 	$(BIN)/classifier-build-model --variant $(MODEL_VARIANT) --output artifacts
+
+DRILL_DEFECTS := shuffled-labels swapped-channels wrong-normalisation wrong-crop
+DRILL_MODELS := $(foreach defect,$(DRILL_DEFECTS),$(dir $(MODEL_DIR))drill-$(defect)/metadata.json)
+
+drill-models: $(DRILL_MODELS) ## DRILL ONLY: defective artifacts next to the model's, refused unless CLASSIFIER_ALLOW_DRILL_DEFECTS
+
+$(dir $(MODEL_DIR))drill-%/metadata.json: $(MODEL_DIR)/metadata.json $(MODEL_SOURCES)
+	$(BIN)/classifier-build-model --variant $(MODEL_VARIANT) --version $(notdir $(MODEL_DIR)) --drill-defect $* --output artifacts
 
 run: model ## serve the default model on 127.0.0.1:8000
 	CLASSIFIER_MODEL_DIR=$(MODEL_DIR) $(BIN)/classifier-serve
@@ -109,7 +117,7 @@ cluster-up: ## local kind cluster with ingress-nginx, Argo CD and the bootstrap 
 cluster-down: ## delete the local kind cluster
 	cluster/cluster-down.sh
 
-drill: model ## canary drill: real Prometheus and locust, whole AnalysisRuns in compressed time, three agreeing rounds
+drill: model drill-models ## canary drill: real Prometheus and locust, whole AnalysisRuns in compressed time, three agreeing rounds
 	$(BIN)/gitops-drill
 
 alert-drill: system-packages $(SETUP_STAMP) ## alert delivery: real Prometheus and Alertmanager, each failure's page timed to the pager

@@ -1,19 +1,34 @@
 """Load for the canary drill: every user sends real photos to every drill target in turn.
 
-Targets come from DRILL_TARGETS (comma-separated base URLs); `gitops-drill` sets it.
+Targets come from DRILL_TARGETS (comma-separated base URLs); `gitops-drill` sets it. The photos
+are 360 distinct views of scikit-image's photos (classifier_modelbuild.photo_mix, a seed other
+than the golden set's), each request a random one, so every target sees the same traffic mix and
+the model-quality metrics compare like with like.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
+import random
 
 from locust import HttpUser, between, task
+from PIL import Image
 
-from classifier_testkit import photos
+from classifier_modelbuild.photo_mix import photo_mix
 
 TARGETS = [t for t in os.environ.get("DRILL_TARGETS", "").split(",") if t]
-BODIES = [photos.encode(name) for name in ("coffee", "chelsea", "rocket", "astronaut")]
+TRAFFIC_SEED = 1  # the golden set's is 7 (classifier_modelbuild.golden)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+BODIES = [_jpeg(view.image) for view in photo_mix(360, TRAFFIC_SEED)]
 
 
 class DrillUser(HttpUser):
@@ -22,14 +37,14 @@ class DrillUser(HttpUser):
 
     def on_start(self) -> None:
         self._targets = itertools.cycle(TARGETS)
-        self._bodies = itertools.cycle(BODIES)
+        self._random = random.Random()
 
     @task
     def classify(self) -> None:
         target = next(self._targets)
         self.client.post(
             f"{target}/v1/classify",
-            data=next(self._bodies),
+            data=self._random.choice(BODIES),
             headers={"content-type": "image/jpeg"},
             name=target,
         )

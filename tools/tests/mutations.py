@@ -605,4 +605,43 @@ MUTATIONS = [
         ),
         "classifier-prod: ScaledObject/classifier: its cpu trigger reads the resource metrics API",
     ),
+    # --- analysis-jobs (the paired model-quality Job) ---------------------------------------------
+    Mutation(
+        "a model-quality Job without a deadline",
+        replace("rollouts/analysis-quality-paired.yaml", "          activeDeadlineSeconds: 300\n", ""),
+        "dev: AnalysisTemplate/classifier-quality-paired metric paired-check: no activeDeadlineSeconds",
+    ),
+    Mutation(
+        "a model-quality Job retried as Kubernetes retries by default",
+        replace("rollouts/analysis-quality-paired.yaml", "          backoffLimit: 0\n", ""),
+        "dev: AnalysisTemplate/classifier-quality-paired metric paired-check: backoffLimit 6",
+    ),
+    Mutation(
+        "a model-quality Job that may write its root filesystem",
+        replace(
+            "rollouts/analysis-quality-paired.yaml",
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        ),
+        "dev: Job/classifier-quality-paired.paired-check container quality-check: readOnlyRootFilesystem is not true",
+    ),
+    Mutation(
+        "a model-quality Job its NetworkPolicy does not select",
+        replace(
+            "rollouts/networkpolicy-quality-check.yaml",
+            "      app.kubernetes.io/name: classifier-quality-check\n  policyTypes",
+            "      app.kubernetes.io/name: quality-check\n  policyTypes",
+        ),
+        "dev: NetworkPolicy/classifier-quality-check: podSelector {'app.kubernetes.io/name': 'quality-check'} matches no pod template",
+    ),
+    Mutation(
+        "a drill's defective model allowed in prod",
+        replace(
+            "environments/prod/kustomization.yaml",
+            "        value: DoNotSchedule\n",
+            "        value: DoNotSchedule\n      - op: add\n        path: /spec/template/spec/containers/0/env/-\n"
+            '        value: {name: CLASSIFIER_ALLOW_DRILL_DEFECTS, value: "true"}\n',
+        ),
+        "prod: Rollout/classifier container classifier: sets CLASSIFIER_ALLOW_DRILL_DEFECTS, a drill-only setting",
+    ),
 ]

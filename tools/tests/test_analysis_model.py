@@ -471,7 +471,10 @@ def test_dev_analyses_parse_with_the_args_the_rollout_passes(dev: list[Manifest]
     for run_type, analysis in analyses(dev).items():
         specs = specs_of(dev, analysis)
         assert specs, run_type
-        for spec in specs:
+        # The paired model-quality check is a job metric: one Job per run, no result, no conditions.
+        jobs = [spec for spec in specs if spec.name == "paired-check"]
+        assert all(spec.effective_count() == 1 and spec.success_condition is None for spec in jobs), jobs
+        for spec in (spec for spec in specs if spec not in jobs):
             assert spec.success_condition, spec
             assert spec.failure_condition, spec
             assert spec.interval_seconds == 60.0, spec

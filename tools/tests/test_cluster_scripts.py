@@ -60,9 +60,15 @@ def test_local_bootstrap_validates_but_for_the_local_tag(tmp_path: Path) -> None
         text=True,
         check=False,
     )
-    unpinned = "Rollout/classifier container classifier: classifier:e2e is not pinned by digest (@sha256:...)"
+    unpinned = "classifier:e2e is not pinned by digest (@sha256:...)"
+    containers = (  # the Rollout's, and the paired model-quality Job's (the same image)
+        "Job/classifier-quality-paired.paired-check container quality-check",
+        "Rollout/classifier container classifier",
+    )
     assert sorted(result.stdout.splitlines()) == [
-        f"{env}: {unpinned}, required in {env} (images)" for env in ("prod", "staging")
+        f"{env}: {container}: {unpinned}, required in {env} (images)"
+        for env in ("prod", "staging")
+        for container in containers
     ]
 
 

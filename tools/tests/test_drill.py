@@ -1,15 +1,16 @@
 """The canary drill against a real Prometheus and real service processes: whole AnalysisRuns in
 compressed time, three rounds that must agree (healthy promoted, 5% errors and +400 ms aborted,
 from the start or from three minutes in, no traffic paused, Prometheus gone aborted), and the
-burn-rate alert's expression true for the erroring canary. About three minutes; the table is
-printed after the test run."""
+burn-rate alert's expression true for the erroring canary; then the model-quality cases (lite2
+promoted, four defects of lite0 aborted by the paired check, all within the SLO). About six
+minutes; the table is printed after the test run."""
 
 from __future__ import annotations
 
 import pytest
 
 from classifier_testkit.artifacts import default_artifact
-from gitops.drill import CASES, OUTAGE, run_drill
+from gitops.drill import CASES, OUTAGE, QUALITY_CASES, run_drill
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(
     report = run_drill(rounds=3)
     tables.append(("canary drill (`make drill`):", report.table()))
     assert report.problems() == [], report.table()
-    plays = [play for case in (*CASES, OUTAGE) for play in case.plays()]
+    plays = [play for case in (*CASES, OUTAGE, *QUALITY_CASES) for play in case.plays()]
     assert sorted(report.outcomes) == sorted(plays)
     # Times are on the Rollout's schedule (one measurement a minute, the background's first after
     # a minute, errors retried every 10 s), so they are exact where the fault is there from the start.
@@ -33,6 +34,9 @@ def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(
         "errors (prod)": 120,  # the background's second failed measurement
         "idle (prod)": 240,  # the background's fourth inconclusive measurement
         "prometheus-down (dev)": 160,  # the fifth error in a row: 120, 130, ..., 160
+        "lite2 (dev)": 180,  # another model, within its floors: as healthy
+        # the paired check, before any traffic in prod, at the first step in dev
+        **{play: 0 for case in QUALITY_CASES if case.defect for play in case.plays()},
     }
     for play, seconds in expected_seconds.items():
         assert [o.seconds for o in report.outcomes[play]] == [seconds] * 3, play
@@ -40,4 +44,4 @@ def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(
     late = next(case for case in CASES if case.breach_at)
     for outcome in report.outcomes[late.plays()[0]]:
         assert 60 <= outcome.seconds - late.breach_at <= 300
-    assert report.seconds < 300
+    assert report.seconds < 600

@@ -168,8 +168,13 @@ def problems(expr: str, exported: Exported) -> list[str]:
                 found.append(f"{selector.metric} has no label {label} (it has {sorted(labels)})")
             elif operator == "=" and label in values and value not in values[label]:
                 found.append(f'{selector.metric}{{{label}="{value}"}}: it writes {sorted(values[label])}')
+    carried |= set(_LABEL_REPLACE_DESTINATION.findall(expr))  # a label the expression writes itself
     found += [f"by/on ({label}): no metric of the expression carries it" for label in refs.grouping - carried]
     return found
+
+
+# label_replace(v, "dst", "replacement", "src", "regex"): its last four arguments, all strings.
+_LABEL_REPLACE_DESTINATION = re.compile(r',\s*"(\w+)"\s*,\s*"[^"]*"\s*,\s*"\w+"\s*,\s*"(?:[^"\\]|\\.)*"\s*\)')
 
 
 def _walk(node: Any) -> Iterator[str]:
@@ -198,9 +203,9 @@ def expressions() -> list[tuple[str, str]]:
             found += [(f"{path.relative_to(REPO_ROOT)} {name}", expr) for expr in _walk(json.loads(text))]
     for path in sorted((REPO_ROOT / "rollouts").glob("analysis-*.yaml")):
         for metric in yaml.safe_load(path.read_text())["spec"]["metrics"]:
-            found.append(
-                (f"{path.relative_to(REPO_ROOT)} {metric['name']}", metric["provider"]["prometheus"]["query"])
-            )
+            if "prometheus" in metric["provider"]:  # a job metric queries nothing
+                query = metric["provider"]["prometheus"]["query"]
+                found.append((f"{path.relative_to(REPO_ROOT)} {metric['name']}", query))
     return found
 
 

@@ -60,7 +60,7 @@ def test_cli_validates_everything_argo_cd_deploys() -> None:
         [sys.executable, "-m", "gitops.validate", "--no-checkov"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
-    assert all(f"{env}: 13 objects" in result.stderr for env in ENVIRONMENTS)
+    assert all(f"{env}: 16 objects" in result.stderr for env in ENVIRONMENTS)
     assert "cluster: 12 Applications" in result.stderr
     assert result.stderr.rstrip().endswith("0 problems")
 
@@ -266,3 +266,14 @@ def test_staging_and_prod_pin_digests_dev_may_too(rendered: dict[str, list[Manif
     for environment in ("staging", "prod"):
         image = find(rendered[environment], "Rollout")["spec"]["template"]["spec"]["containers"][0]["image"]
         assert "@sha256:" in image
+
+
+def test_every_drill_only_setting_of_the_service_is_refused_in_an_environment() -> None:
+    """The `drill-settings` rule knows each setting the service marks DRILL ONLY."""
+    from classifier.config import describe
+    from gitops.policies.pods import DRILL_ONLY_SETTINGS
+
+    drill_only = [name for name, _, help_text in describe() if help_text.startswith("DRILL ONLY")]
+    assert len(drill_only) >= 3
+    assert all(DRILL_ONLY_SETTINGS.match(name) for name in drill_only), drill_only
+    assert not DRILL_ONLY_SETTINGS.match("CLASSIFIER_MODEL_DIR")

@@ -56,6 +56,18 @@ def test_ready_and_classifies_coffee_as_espresso(container: tuple[str, str]) -> 
     assert response.json()["predictions"][0]["label"] == "espresso"
 
 
+def test_the_paired_quality_check_runs_from_the_image_on_its_golden_set(container: tuple[str, str]) -> None:
+    """What the model-quality job runs: the image's golden set, through the service, twice."""
+    container_id, _ = container
+    url = "http://127.0.0.1:8000"
+    floors = ["--min-agreement=1", "--min-top5-overlap=1", "--min-accuracy=0.8"]
+    check = ["classifier-quality-check", "--golden", "/opt/golden", "--canary", url, "--stable", url]
+    result = podman("exec", container_id, *check, *floors, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert (report["verdict"], report["images"], report["agreement"]) == ("pass", 240, 1.0)
+
+
 def test_runs_as_the_numeric_user(container: tuple[str, str]) -> None:
     container_id, _ = container
     assert podman("exec", container_id, "id", "-u").stdout.strip() == "10001"

@@ -44,3 +44,30 @@ def test_unreadable_metadata_is_refused(artifact_dir: Path, tmp_path: Path) -> N
     (copy / "metadata.json").write_text(json.dumps({"name": "x"}))
     with pytest.raises(ArtifactError, match="not valid model metadata"):
         load_artifact(copy)
+
+
+def test_metadata_written_before_drill_defects_existed_loads_as_healthy(
+    artifact_dir: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, copy)
+    raw = json.loads((copy / "metadata.json").read_text())
+    raw.pop("drill_defect", None)
+    (copy / "metadata.json").write_text(json.dumps(raw))
+    assert load_artifact(copy).metadata.drill_defect is None
+
+
+def test_healthy_artifact_records_no_drill_defect(artifact_dir: Path) -> None:
+    metadata = load_artifact(artifact_dir).metadata
+    assert metadata.drill_defect is None
+    assert json.loads(metadata.to_json())["drill_defect"] is None
+
+
+@pytest.mark.parametrize("defect", [3, "", ["shuffled-labels"]])
+def test_malformed_drill_defect_is_refused(artifact_dir: Path, tmp_path: Path, defect: object) -> None:
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, copy)
+    raw = json.loads((copy / "metadata.json").read_text())
+    (copy / "metadata.json").write_text(json.dumps(raw | {"drill_defect": defect}))
+    with pytest.raises(ArtifactError, match="drill_defect must be a defect's name or null"):
+        load_artifact(copy)

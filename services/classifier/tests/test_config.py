@@ -77,3 +77,10 @@ def test_missing_artifact_exits_nonzero_with_one_line_reason(tmp_path: Path) -> 
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "no metadata.json" in result.stderr
+
+
+def test_drill_defects_are_refused_unless_a_drill_allows_them() -> None:
+    assert not Settings.from_env({}).allow_drill_defects
+    assert Settings.from_env({"CLASSIFIER_ALLOW_DRILL_DEFECTS": "true"}).allow_drill_defects
+    with pytest.raises(SettingsError, match="CLASSIFIER_ALLOW_DRILL_DEFECTS='maybe' is invalid"):
+        Settings.from_env({"CLASSIFIER_ALLOW_DRILL_DEFECTS": "maybe"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from classifier.class_groups import class_group, group_names
 from classifier.metrics import OUTCOMES, outcome
 from classifier_testkit.server import ServerProcess, StartServer
 
@@ -67,6 +68,14 @@ def test_counts_match_known_requests(fresh_server: ServerProcess, coffee_jpeg: b
         )
         == 1
     )
+    # What the model answered: three espressos (the 400 and 415 were never classified).
+    model = {"name": "efficientnet-lite0", "version": "1"}
+    espresso = class_group("espresso")
+    assert metric("classifier_predictions_total", **model, class_group=espresso) == 3
+    assert sum(metric("classifier_predictions_total", **model, class_group=g) for g in group_names()) == 3
+    assert metric("classifier_prediction_confidence_count", **model) == 3
+    assert metric("classifier_prediction_confidence_bucket", **model, le="0.1") == 0
+    assert metric("classifier_prediction_confidence_bucket", **model, le="+Inf") == 3
 
 
 def test_latency_buckets_bracket_the_slo(fresh_server: ServerProcess) -> None:

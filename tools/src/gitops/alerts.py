@@ -4,9 +4,10 @@ SLO alerts are the multi-window, multi-burn-rate alerts of the Google SRE workbo
 (https://sre.google/workbook/alerting-on-slos/, table 5-8): page when the error budget burns
 14.4x over 1h (confirmed over 5m) or 6x over 6h (confirmed over 30m); ticket at 1x over 3d
 (confirmed over 6h), in every environment against its own objectives. The other alerts watch
-silence, saturation, pod health, the model, the delivery (Argo Rollouts' own metrics) and the
-GPU; they page only where the environment's `alerting` policy says so and open tickets
-elsewhere (platform/slo/slos.yaml). Every alert links its runbook in runbooks/.
+silence, saturation, pod health, the model, the delivery (Argo Rollouts' own metrics), the
+GPU, and the model's answers against the same hours a week earlier; they page only where the
+environment's `alerting` policy says so and open tickets elsewhere (platform/slo/slos.yaml), and
+the slow ones open tickets everywhere. Every alert links its runbook in runbooks/.
 """
 
 from __future__ import annotations
@@ -37,6 +38,31 @@ REFUSED_RATIO = 0.05
 # pkg/prometheus/promcfg.go generateServiceMonitorConfig, `job` from __meta_kubernetes_service_name).
 SCRAPE_JOB = "classifier"
 GPU_BUSY, GPU_WINDOW_MINUTES, GPU_FOR_MINUTES = 0.95, 15, 15
+# Model-quality drift: the answers against the same hours one week earlier (the same hour of the
+# same weekday, so daily and weekly patterns of what users send cancel out), over a long and a
+# short window that must both agree, as the burn-rate alerts' pairs. The namespace's answers as a
+# whole: stable's, and a canary's at its traffic weight (the canary analysis judges that one).
+PREDICTIONS = "classifier_predictions_total"
+CONFIDENCE = "classifier_prediction_confidence"
+DRIFT_OFFSET = "1w"
+DRIFT_WINDOWS = ("1h", "6h")
+# Total variation distance between the class-group mixes (0: the same, 1: no group in common): the
+# share of answers that moved to other groups. Sampling noise alone gives about sqrt(K / (pi * N))
+# for K equally likely groups and N answers in each window: 0.10 at the 65 groups
+# (classifier/class_groups.py) and the traffic floor below, less where traffic concentrates on a
+# few groups. 0.2 is twice that worst case; a label file out of order spreads dog-heavy traffic
+# over the groups (0.65 in platform/alerts/tests/scenarios.yaml).
+DRIFT_MAX_DISTANCE = 0.2
+# Mean top-1 confidence below a week earlier by more than this. A confidence lies in [0, 1], so it
+# spreads by at most 0.5 (an ImageNet classifier's, nearer 0.3): at the traffic floor the
+# difference of the two means moves by chance by at most 0.5 * sqrt(2 / N) = 0.016, usually 0.01.
+# 0.05 is three times that worst case. A label file out of order leaves it as it was (the same
+# probabilities under other labels): the class mix above sees that one.
+CONFIDENCE_MAX_DROP = 0.05
+# Fewer predictions than this in the last hour, or in that hour a week earlier (none: no history
+# yet), and there is no comparison to make: an idle environment, or a new one.
+DRIFT_MIN_PREDICTIONS = 2000
+DRIFT_FOR = "30m"
 CONTAINER, CRASH_LOOPING = 'container="classifier"', 'reason="CrashLoopBackOff"'
 ROLLOUT, ABORTED = 'name="classifier"', 'phase="Abort"'
 
@@ -144,6 +170,63 @@ def slow_ratio(slo: Slo, window: str, *matchers: str) -> str:
     return (
         f"1 - (sum by (namespace) (rate({fast}[{window}]))\n  / sum by (namespace) (rate({total}[{window}])))"
     )
+
+
+def _increase(metric: str, window: str, by: str, offset: str, *matchers: str) -> str:
+    selector = f"{metric}{{{_selector(*matchers)}}}" if any(matchers) else metric
+    shifted = f" offset {offset}" if offset else ""
+    return f"sum by ({by}) (increase({selector}[{window}]{shifted}))"
+
+
+def predictions(window: str, offset: str = "", *matchers: str) -> str:
+    """Classified images per namespace over the window (`offset`: that long ago)."""
+    return _increase(PREDICTIONS, window, "namespace", offset, *matchers)
+
+
+def class_group_shares(window: str, offset: str = "", *matchers: str) -> str:
+    """Each class group's share of the namespace's answers over the window."""
+    by_group = _increase(PREDICTIONS, window, "namespace, class_group", offset, *matchers)
+    return f"{by_group}\n  / ignoring (class_group) group_left\n  {predictions(window, offset, *matchers)}"
+
+
+def prediction_drift(window: str, *matchers: str) -> str:
+    """The total variation distance between the class-group mix over the window and over the same
+    window a week earlier, per namespace: half the sum of the shares' differences. Each pod writes
+    every group it can answer at 0 from its start, but a new label file can make a group reachable
+    that was not (`other`) or no longer: a group on one side only counts with its whole share (the
+    `or`s), not dropped as `-` alone would drop it. With no week-ago data it is 0.5, not empty:
+    the alerts require traffic in both windows."""
+    now = class_group_shares(window, "", *matchers)
+    then = class_group_shares(window, DRIFT_OFFSET, *matchers)
+    return f"0.5 * sum by (namespace) (abs(\n  ({now})\n  - ({then})\n  or ({now})\n  or ({then})\n))"
+
+
+def mean_confidence(window: str, offset: str = "", *matchers: str) -> str:
+    """The mean top-1 probability of the namespace's answers over the window."""
+    total = _increase(f"{CONFIDENCE}_sum", window, "namespace", offset, *matchers)
+    return f"{total}\n/ {_increase(f'{CONFIDENCE}_count', window, 'namespace', offset, *matchers)}"
+
+
+def _with_history(metric: str) -> str:
+    """Enough answers in the last hour and in that hour a week earlier to compare them."""
+    return "\n".join(
+        f"and {_increase(metric, DRIFT_WINDOWS[0], 'namespace', offset)} >= {DRIFT_MIN_PREDICTIONS}"
+        for offset in ("", DRIFT_OFFSET)
+    )
+
+
+def _prediction_drift_expr() -> str:
+    drifted = [f"({prediction_drift(window)})\n> {DRIFT_MAX_DISTANCE:g}" for window in DRIFT_WINDOWS]
+    return "\nand\n".join(drifted) + "\n" + _with_history(PREDICTIONS)
+
+
+def _confidence_drop_expr() -> str:
+    dropped = [
+        f"(\n{mean_confidence(window, DRIFT_OFFSET)}\n)\n- (\n{mean_confidence(window)}\n)\n"
+        f"> {CONFIDENCE_MAX_DROP:g}"
+        for window in DRIFT_WINDOWS
+    ]
+    return "\nand\n".join(dropped) + "\n" + _with_history(f"{CONFIDENCE}_count")
 
 
 def recording_rules(slo: Slo) -> list[dict[str, str]]:
@@ -401,6 +484,31 @@ def alerts(slo: Slo) -> list[Alert]:
             "The canary metric {{ $labels.metric }} of AnalysisRun {{ $labels.name }} ended Failed (more "
             "failed measurements than its failureLimit) or Error (more consecutive query errors than its "
             "consecutiveErrorLimit, as when Prometheus is unreachable), and the release is aborted.",
+        ),
+        Alert(
+            "ClassifierPredictionDrift",
+            _prediction_drift_expr(),
+            "ticket",
+            "The classifier's answers in {{ $labels.namespace }} have drifted from last week's",
+            f"The mix of class groups the classifier answers with in {{{{ $labels.namespace }}}} differs "
+            f"from the same hours a week earlier by a total variation distance above "
+            f"{DRIFT_MAX_DISTANCE:g} over both the last {DRIFT_WINDOWS[0]} and {DRIFT_WINDOWS[1]} (at least "
+            f"{DRIFT_MIN_PREDICTIONS} predictions an hour, now and then): a fifth of the answers went to "
+            "other groups. A defect around the model (label file, colour order, crop), a new model, or "
+            "different images sent.",
+            DRIFT_FOR,
+        ),
+        Alert(
+            "ClassifierConfidenceDrop",
+            _confidence_drop_expr(),
+            "ticket",
+            "The classifier is less sure of its answers in {{ $labels.namespace }} than last week",
+            f"The mean top-1 confidence in {{{{ $labels.namespace }}}} is more than {CONFIDENCE_MAX_DROP:g} "
+            f"below the same hours a week earlier over both the last {DRIFT_WINDOWS[0]} and "
+            f"{DRIFT_WINDOWS[1]} (at least {DRIFT_MIN_PREDICTIONS} predictions an hour, now and then): "
+            "inputs the model reads worse (colour order, normalisation, resize), a weaker model, or "
+            "harder images sent.",
+            DRIFT_FOR,
         ),
         Alert(
             "ClassifierGpuSaturated",

@@ -44,29 +44,35 @@ def _measures(slo: Slo) -> list[tuple[str, str, float]]:
     ]
 
 
-def _template(name: str, description: str, limits: dict[str, Any], slo: Slo) -> dict[str, Any]:
+def analysis_template(
+    name: str, description: str, args: list[dict[str, Any]], metrics: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An AnalysisTemplate, its description in an annotation (every generated one has one)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisTemplate",
         "metadata": {"name": name, "annotations": {"description": description}},
-        "spec": {
-            "args": [
-                {"name": "canary-hash"},
-                {"name": "namespace"},
-                {"name": "prometheus", "value": slo.prometheus_url},
-            ],
-            "metrics": [
-                {
-                    "name": metric,
-                    **limits,
-                    "successCondition": f"{GUARD} && result[0] <= {threshold}",
-                    "failureCondition": f"{GUARD} && result[0] > {threshold}",
-                    "provider": {"prometheus": {"address": "{{args.prometheus}}", "query": query}},
-                }
-                for metric, query, threshold in _measures(slo)
-            ],
-        },
+        "spec": {"args": args, "metrics": metrics},
     }
+
+
+def _template(name: str, description: str, limits: dict[str, Any], slo: Slo) -> dict[str, Any]:
+    args = [
+        {"name": "canary-hash"},
+        {"name": "namespace"},
+        {"name": "prometheus", "value": slo.prometheus_url},
+    ]
+    metrics = [
+        {
+            "name": metric,
+            **limits,
+            "successCondition": f"{GUARD} && result[0] <= {threshold}",
+            "failureCondition": f"{GUARD} && result[0] > {threshold}",
+            "provider": {"prometheus": {"address": "{{args.prometheus}}", "query": query}},
+        }
+        for metric, query, threshold in _measures(slo)
+    ]
+    return analysis_template(name, description, args, metrics)
 
 
 def _thresholds(slo: Slo) -> str:
@@ -89,8 +95,8 @@ def background_template(slo: Slo) -> dict[str, Any]:
     }
     description = (
         f"All through the rollout, every {policy.interval}: {_thresholds(slo)}. The "
-        f"{_ordinal(policy.background_failures)} failed measurement aborts, the "
-        f"{_ordinal(policy.background_inconclusive)} inconclusive one pauses, the {_ordinal(OUTAGE_ERRORS)} "
+        f"{ordinal(policy.background_failures)} failed measurement aborts, the "
+        f"{ordinal(policy.background_inconclusive)} inconclusive one pauses, the {ordinal(OUTAGE_ERRORS)} "
         "Prometheus error in a row aborts."
     )
     return _template(BACKGROUND, description, limits, slo)
@@ -112,11 +118,11 @@ def step_template(slo: Slo) -> dict[str, Any]:
     description = (
         f"Before full promotion: {policy.step_measurements} measurements {policy.interval} apart, each must "
         f"pass: {_thresholds(slo)}. A failed one aborts, an inconclusive one (no data) pauses, the "
-        f"{_ordinal(OUTAGE_ERRORS)} Prometheus error in a row aborts."
+        f"{ordinal(OUTAGE_ERRORS)} Prometheus error in a row aborts."
     )
     return _template(STEP, description, limits, slo)
 
 
-def _ordinal(number: int) -> str:
+def ordinal(number: int) -> str:
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"

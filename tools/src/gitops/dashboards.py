@@ -17,7 +17,21 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import GraphTresholdsStyleMode
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold
 
-from gitops.alerts import BURN_RATES, SERVER_ERROR_CODES, error_ratio, slow_ratio
+from gitops.alerts import (
+    BURN_RATES,
+    CONFIDENCE,
+    CONFIDENCE_MAX_DROP,
+    DRIFT_MAX_DISTANCE,
+    DRIFT_OFFSET,
+    DRIFT_WINDOWS,
+    PREDICTIONS,
+    SERVER_ERROR_CODES,
+    bucket_bound,
+    error_ratio,
+    mean_confidence,
+    prediction_drift,
+    slow_ratio,
+)
 from gitops.durations import prometheus_duration_seconds
 from gitops.paths import ENVIRONMENTS, namespace
 from gitops.slo import Slo
@@ -25,6 +39,11 @@ from gitops.slo import Slo
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 NS = 'namespace=~"$namespace"'
 RATE = "$__rate_interval"
+# Each version's class-group shares over ten minutes: a canary at a small weight answers a few
+# images a minute, which $__rate_interval (a minute or two) spreads over dozens of groups.
+MIX_WINDOW = "10m"
+# Answers the model was unsure of: top-1 probability at most this (a bucket bound of the histogram).
+LOW_CONFIDENCE = 0.5
 
 
 def _query(expr: str, legend: str = "", ref: str = "A") -> prometheus.Dataquery:
@@ -90,7 +109,8 @@ def service_overview(slo: Slo) -> dashboard.Dashboard:
     routes = slo.selector(NS)
     quantile = "histogram_quantile({q}, sum by (le) (rate(classifier_http_request_duration_seconds_bucket{{{sel}}}[{r}])))"
     return (
-        _base("classifier-overview", "Classifier / Service overview", "Traffic, errors, latency and saturation.")
+        _base("classifier-overview", "Classifier / Service overview",
+              "Traffic, errors, latency, saturation, and the model's answers against a week earlier.")
         .with_row(dashboard.Row("Traffic and errors"))
         .with_panel(
             _series("Requests by route and status", "reqps",
@@ -135,6 +155,20 @@ def service_overview(slo: Slo) -> dashboard.Dashboard:
                     (f"sum by (pod) (classifier_model_loaded{{{NS}}})", "loaded {{pod}}"),
                     (f"sum by (pod) (classifier_fault_injection_enabled{{{NS}}})", "FAULTS ON {{pod}}"))
         )
+        .with_row(dashboard.Row("Model quality: against a week earlier"))
+        .with_panel(
+            _series(f"Class-group drift from {DRIFT_OFFSET} earlier (total variation distance; "
+                    f"ticket above {DRIFT_MAX_DISTANCE:g} over {' and '.join(DRIFT_WINDOWS)})", "percentunit",
+                    *((prediction_drift(window, NS), f"{window} {{{{namespace}}}}") for window in DRIFT_WINDOWS))
+            .thresholds(_thresholds("green", (DRIFT_MAX_DISTANCE, "red")))
+            .thresholds_style(common.GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED))
+        )
+        .with_panel(
+            _series(f"Mean confidence, {DRIFT_WINDOWS[0]}, now and {DRIFT_OFFSET} earlier "
+                    f"(ticket {CONFIDENCE_MAX_DROP:g} lower over {' and '.join(DRIFT_WINDOWS)})", "percentunit",
+                    (mean_confidence(DRIFT_WINDOWS[0], "", NS), "now {{namespace}}"),
+                    (mean_confidence(DRIFT_WINDOWS[0], DRIFT_OFFSET, NS), f"{DRIFT_OFFSET} earlier {{{{namespace}}}}"))
+        )
     )  # fmt: skip
 
 
@@ -158,6 +192,25 @@ def canary_vs_stable(slo: Slo) -> dashboard.Dashboard:
                     (f"histogram_quantile(0.99, sum by (rollouts_pod_template_hash, le) "
                      f"(rate(classifier_http_request_duration_seconds_bucket{{{routes}}}[{RATE}])))",
                      "{{rollouts_pod_template_hash}}"), width=24)
+        )
+        .with_row(dashboard.Row("Model quality"))
+        .with_panel(
+            _series("Mean confidence by version", "percentunit",
+                    (f"{by_hash} (rate({CONFIDENCE}_sum{{{NS}}}[{RATE}]))\n"
+                     f"/ {by_hash} (rate({CONFIDENCE}_count{{{NS}}}[{RATE}]))", "{{rollouts_pod_template_hash}}"))
+        )
+        .with_panel(
+            _series(f"Answers with confidence at most {LOW_CONFIDENCE:g} by version", "percentunit",
+                    (f'{by_hash} (rate({CONFIDENCE}_bucket{{{NS},le="{bucket_bound(LOW_CONFIDENCE)}"}}[{RATE}]))\n'
+                     f"/ {by_hash} (rate({CONFIDENCE}_count{{{NS}}}[{RATE}]))", "{{rollouts_pod_template_hash}}"))
+        )
+        .with_panel(
+            _series(f"Class-group share by version, {MIX_WINDOW} (each version's top 8 groups)", "percentunit",
+                    (f"topk by (rollouts_pod_template_hash) (8,\n"
+                     f"  sum by (rollouts_pod_template_hash, class_group) (increase({PREDICTIONS}{{{NS}}}[{MIX_WINDOW}]))\n"
+                     f"  / ignoring (class_group) group_left\n"
+                     f"  {by_hash} (increase({PREDICTIONS}{{{NS}}}[{MIX_WINDOW}]))\n)",
+                     "{{rollouts_pod_template_hash}} group {{class_group}}"), width=24)
         )
     )  # fmt: skip
 

@@ -129,6 +129,7 @@ class Stack:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._main: Prometheus | None = None
         self.targets: list[Target] = []
+        self.aliases: list[Target] = []  # a process scraped again under other labels
         self._server_of: dict[str, ServerProcess] = {}
 
     @property
@@ -154,13 +155,25 @@ class Stack:
         for process in self._processes:
             self.stop(process)
 
-    def service(self, name: str, namespace: str, pod_hash: str, faults: dict[str, str]) -> Target:
-        """A classifier process, ready, and scraped by Prometheus as a pod of `namespace`."""
+    def service(
+        self,
+        name: str,
+        namespace: str,
+        pod_hash: str,
+        faults: dict[str, str],
+        artifact: Path = ARTIFACT,
+        *,
+        drill_defect: bool = False,
+    ) -> Target:
+        """A classifier process serving `artifact` (one with a drill defect only when
+        `drill_defect` says so), scraped by Prometheus as a pod of `namespace` once ready."""
         env = {
-            "CLASSIFIER_MODEL_DIR": str(ARTIFACT),
+            "CLASSIFIER_MODEL_DIR": str(artifact),
             "CLASSIFIER_INFERENCE_WORKERS": "1",
             "CLASSIFIER_LOG_LEVEL": "warning",
         } | faults
+        if drill_defect:
+            env["CLASSIFIER_ALLOW_DRILL_DEFECTS"] = "true"
         server = ServerProcess.start(env, wait=False)
         target = Target(name, namespace, pod_hash, server.base_url)
         self._server_of[target.url] = server
@@ -184,6 +197,12 @@ class Stack:
         self._write_targets()
         return moved
 
+    def alias(self, target: Target, namespaces: list[str]) -> None:
+        """Scrape `target`'s process also as a pod of each of these namespaces, same hash: the
+        stable arm beside every case's canary, as in a real namespace."""
+        self.aliases = [replace(target, namespace=namespace) for namespace in namespaces]
+        self._write_targets()
+
     def retire(self, targets: list[Target]) -> None:
         """Stop these processes (by URL, whatever they are labelled now) and stop scraping them."""
         urls = {target.url for target in targets}
@@ -201,7 +220,7 @@ class Stack:
                 "targets": [t.url.removeprefix("http://")],
                 "labels": {"namespace": t.namespace, "rollouts_pod_template_hash": t.hash, "pod": t.name},
             }
-            for t in self.targets
+            for t in [*self.targets, *self.aliases]
         ]
         write_file_sd(self.workdir / "targets.json", groups)
 

@@ -18,6 +18,7 @@ from gitops.alerts import prometheus_rule
 from gitops.analysis import background_template, step_template
 from gitops.dashboards import DASHBOARDS, configmap
 from gitops.paths import REPO_ROOT
+from gitops.quality_analysis import live_template, paired_template
 from gitops.slo import Slo, load_slo
 
 SLO_FILE = Path("platform/slo/slos.yaml")
@@ -27,6 +28,8 @@ Generator = Callable[[Slo], dict[str, Any]]
 OUTPUTS: dict[Path, Generator] = {
     Path("rollouts/analysis-background.yaml"): background_template,
     Path("rollouts/analysis-step.yaml"): step_template,
+    Path("rollouts/analysis-quality-paired.yaml"): paired_template,
+    Path("rollouts/analysis-quality-live.yaml"): live_template,
     Path("platform/alerts/prometheusrule-classifier.yaml"): prometheus_rule,
 } | {Path(f"platform/dashboards/{name}.yaml"): configmap(name) for name in DASHBOARDS}
 

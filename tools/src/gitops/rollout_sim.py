@@ -1,19 +1,23 @@
 """A Rollout's canary as Argo Rollouts runs it, in compressed time, for the drill.
 
-The background analysis runs from the first step; the steps' pauses wait and their analyses
-run; after each measurement the metric's and the run's phases are assessed and the Rollout acts
-on a finished run (`gitops.analysis_model`, which mirrors argo-rollouts v1.8.3): it aborts on
-Failed or Error, cancelling the other runs; pauses on Inconclusive; a step run's Successful moves
-to the next step; after the last step it is promoted and the background run is terminated.
-Every measurement is real: `measure` queries a real Prometheus. Durations (initialDelay,
-interval, pauses, the queries' range windows) are divided by `speedup`; every time reported is
-the Rollout's own, on the schedule upstream keeps (a measurement due at 60 s counts at 60 s).
-Left out: a setWeight waiting for the canary to be available, and the background run measuring
-on through the final scale-up (`IsFullyPromoted`).
+The background analysis runs from its `startingStep` (the first step if none: rollout/analysis.go
+BeforeStartingStep); the steps' pauses wait and their analyses run; after each measurement the
+metric's and the run's phases are assessed and the Rollout acts on a finished run
+(`gitops.analysis_model`, which mirrors argo-rollouts v1.8.3): it aborts on Failed or Error,
+cancelling the other runs; pauses on Inconclusive; a step run's Successful moves to the next
+step; after the last step it is promoted and the background run is terminated. Every
+measurement is real: `measure` queries a real Prometheus, and `run_job` runs a job metric's
+command against real services (Successful when it exits 0, Failed otherwise:
+metricproviders/job/job.go:186-195). Durations (initialDelay, interval, pauses, the queries'
+range windows) are divided by `speedup`; every time reported is the Rollout's own, on the
+schedule upstream keeps (a measurement due at 60 s counts at 60 s). Left out: a setWeight or
+setCanaryScale waiting for the canary to be available, and the background run measuring on
+through the final scale-up (`IsFullyPromoted`).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,6 +28,7 @@ from gitops.analysis_model import (
     COMPLETED,
     MetricResult,
     MetricSpec,
+    Phase,
     assess_metric,
     assess_run,
     measurement_phase,
@@ -35,6 +40,8 @@ from gitops.render import Manifest
 
 # A rendered PromQL query -> (values, None), or (None, the error) when Prometheus failed.
 Measure = Callable[[str], tuple[list[float] | None, str | None]]
+# A job metric's rendered Job spec -> the measurement's phase (Successful, Failed or Error).
+RunJob = Callable[[dict[str, Any]], Phase]
 TICK_SECONDS = 0.02
 # A measurement that errored is retried after 10 s, not after the metric's interval
 # (argo-rollouts v1.8.3 analysis/analysis.go DefaultErrorRetryInterval, generateMetricTasks).
@@ -45,7 +52,8 @@ ERROR_RETRY_SECONDS = 10.0
 class Run:
     kind: str  # Background or Step
     specs: list[MetricSpec]
-    queries: dict[str, str]
+    queries: dict[str, str]  # a prometheus metric's rendered query
+    jobs: dict[str, dict[str, Any]]  # a job metric's rendered Job spec
     due: dict[str, float]  # metric -> when (Rollout seconds) its next measurement is due
     results: dict[str, MetricResult] = field(default_factory=dict)
     phase: str = "Running"
@@ -82,29 +90,37 @@ def start_run(
     """An AnalysisRun from a Rollout's `analysis` block: its templates' metrics (and dry-run
     rules), with the templates' arg defaults, then the Rollout's args (resolved by the caller),
     as upstream merges them (utils/analysis/factory.go)."""
-    specs, queries, due = [], {}, {}
+    specs, queries, jobs, due = [], {}, {}, {}
     for ref in analysis.get("templates", []):
         template = templates[ref["templateName"]]
-        values = {a["name"]: str(a["value"]) for a in template["spec"].get("args", []) if "value" in a} | args
+        values = {a["name"]: str(a["value"]) for a in template["spec"].get("args", []) if "value" in a}
+        values |= args | {a["name"]: str(a["value"]) for a in analysis.get("args", []) if "value" in a}
         dry_run = {rule["metricName"] for rule in template["spec"].get("dryRun", [])}
         for metric in template["spec"]["metrics"]:
             spec = MetricSpec.from_template(metric, values, dry_run)
             specs.append(spec)
-            queries[spec.name] = scale_windows(
-                render_args(metric["provider"]["prometheus"]["query"], values), speedup
-            )
+            provider = metric["provider"]
+            if "job" in provider:
+                jobs[spec.name] = json.loads(render_args(json.dumps(provider["job"]["spec"]), values))
+            else:
+                queries[spec.name] = scale_windows(
+                    render_args(provider["prometheus"]["query"], values), speedup
+                )
             due[spec.name] = now + spec.initial_delay_seconds
-    return Run(kind, specs, queries, due, {s.name: MetricResult(s.name) for s in specs})
+    return Run(kind, specs, queries, jobs, due, {s.name: MetricResult(s.name) for s in specs})
 
 
-def measure_due(run: Run, now: float, measure: Measure) -> None:
+def measure_due(run: Run, now: float, measure: Measure, run_job: RunJob) -> None:
     """Take every measurement that is due, then assess each metric and the run."""
     for spec in run.specs:
         result, due = run.results[spec.name], run.due[spec.name]
         if result.phase in COMPLETED or due > now:
             continue
-        values, error = measure(run.queries[spec.name])
-        phase = measurement_phase(spec, values, error)
+        if spec.name in run.jobs:
+            phase = run_job(run.jobs[spec.name])
+        else:
+            values, error = measure(run.queries[spec.name])
+            phase = measurement_phase(spec, values, error)
         result = record(spec, result, phase)
         run.results[spec.name] = replace(result, phase=assess_metric(spec, result))
         run.due[spec.name] = due + (ERROR_RETRY_SECONDS if phase == "Error" else spec.interval_seconds or 0)
@@ -119,14 +135,15 @@ def simulate(
     measure: Measure,
     speedup: float,
     timeout_seconds: float,
+    run_job: RunJob = lambda job: "Error",
 ) -> Outcome:
     """Play the canary strategy against live measurements until the Rollout promotes, aborts or
     pauses. `args` resolves the Rollout's analysis args (canary-hash, namespace, prometheus)."""
     canary = rollout["spec"]["strategy"]["canary"]
     started = time.monotonic()
     runs: list[Run] = []
-    if canary.get("analysis"):
-        runs.append(start_run("Background", canary["analysis"], templates, args, 0.0, speedup))
+    background = canary.get("analysis")
+    starting_step = int((background or {}).get("startingStep", 0))
     steps, index, step_run, pause_until, clock = list(canary.get("steps", [])), 0, None, None, 0.0
 
     def outcome(action: str, at: float, *, cancel: bool = False) -> Outcome:
@@ -138,6 +155,9 @@ def simulate(
     while time.monotonic() - started < timeout_seconds:
         now = (time.monotonic() - started) * speedup
         while step_run is None and pause_until is None and index < len(steps):
+            if background and index >= starting_step:
+                runs.insert(0, start_run("Background", background, templates, args, clock, speedup))
+                background = None
             step = steps[index]
             if "pause" in step:
                 if "duration" not in (step["pause"] or {}):
@@ -147,13 +167,13 @@ def simulate(
                 step_run = start_run("Step", step["analysis"], templates, args, clock, speedup)
                 runs.append(step_run)
             else:
-                index += 1  # setWeight and the like change nothing measurable here
+                index += 1  # setWeight, setCanaryScale and the like change nothing measurable here
         if pause_until is not None and now >= pause_until:
             clock, pause_until, index = pause_until, None, index + 1
             continue
         for run in runs:
             if run.phase not in COMPLETED:
-                measure_due(run, now, measure)
+                measure_due(run, now, measure, run_job)
         for run in runs:
             action = rollout_action(run.kind, run.phase) if run.phase in COMPLETED else "keep-running"
             at = run.decided_at or clock

@@ -48,6 +48,36 @@ class Alerting:
 
 
 @dataclass(frozen=True, slots=True)
+class PairedFloors:
+    """Lowest top-1 agreement and top-5 overlap with stable on the golden set."""
+
+    min_agreement: float
+    min_top5_overlap: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairedCheck:
+    """The paired model-quality check (platform/slo/slos.yaml `quality.paired`)."""
+
+    same_model: PairedFloors
+    new_model: PairedFloors
+    min_accuracy: float
+    deadline_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCheck:
+    """The live model-quality comparison (platform/slo/slos.yaml `quality.live`)."""
+
+    window: str
+    scrape_interval: str
+    min_predictions: int
+    max_checks: int
+    false_abort_budget: float
+    inconclusive: int
+
+
+@dataclass(frozen=True, slots=True)
 class Slo:
     service: str
     routes: tuple[str, ...]
@@ -61,6 +91,8 @@ class Slo:
     analysis: AnalysisPolicy
     # namespace -> (availability target, latency target), where they differ from the defaults
     overrides: dict[str, tuple[float, float]]
+    paired: PairedCheck
+    live: LiveCheck
     # namespace -> its alerting policy, for every environment
     alerting: dict[str, Alerting] = field(default_factory=dict)
 
@@ -114,6 +146,8 @@ def load_slo(path: Path) -> Slo:
                 )
                 for namespace, policy in raw["alerting"].items()
             },
+            paired=_paired(raw["quality"]["paired"]),
+            live=_live(raw["quality"]["live"]),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SloError(f"{path}: missing or invalid field: {error}") from None
@@ -148,6 +182,49 @@ def load_slo(path: Path) -> Slo:
     if slo.canary_max_error_rate >= 1.0:
         raise SloError(f"{path}: canary max error rate {slo.canary_max_error_rate} is not below 1")
     return slo
+
+
+def _paired(raw: dict[str, Any]) -> PairedCheck:
+    def floors(kind: str) -> PairedFloors:
+        values = raw[kind]
+        return PairedFloors(float(values["min_agreement"]), float(values["min_top5_overlap"]))
+
+    check = PairedCheck(
+        floors("same_model"), floors("new_model"), float(raw["min_accuracy"]), int(raw["deadline_seconds"])
+    )
+    same, new = _floors(check.same_model), _floors(check.new_model)
+    shares = [check.min_accuracy, *same, *new]
+    if not all(0.0 <= share <= 1.0 for share in shares):
+        raise ValueError(f"quality.paired floors are shares between 0 and 1, got {shares}")
+    if any(n > s for n, s in zip(new, same, strict=True)):
+        raise ValueError("quality.paired: a new model's floors cannot be stricter than the same model's")
+    if check.deadline_seconds < 30:
+        raise ValueError(f"quality.paired.deadline_seconds must be at least 30, got {check.deadline_seconds}")
+    return check
+
+
+def _live(raw: dict[str, Any]) -> LiveCheck:
+    live = LiveCheck(
+        window=str(raw["window"]),
+        scrape_interval=str(raw["scrape_interval"]),
+        min_predictions=int(raw["min_predictions"]),
+        max_checks=int(raw["max_checks"]),
+        false_abort_budget=float(raw["false_abort_budget"]),
+        inconclusive=int(raw["inconclusive"]),
+    )
+    prometheus_duration_seconds(live.window)
+    prometheus_duration_seconds(live.scrape_interval)
+    if min(live.min_predictions, live.max_checks, live.inconclusive) < 1:
+        raise ValueError("quality.live: min_predictions, max_checks and inconclusive must be at least 1")
+    if not 0.0 < live.false_abort_budget < 0.1:
+        raise ValueError(
+            f"quality.live.false_abort_budget must be a small share, got {live.false_abort_budget}"
+        )
+    return live
+
+
+def _floors(floors: PairedFloors) -> tuple[float, float]:
+    return (floors.min_agreement, floors.min_top5_overlap)
 
 
 def _flag(policy: dict[str, Any], key: str) -> bool:

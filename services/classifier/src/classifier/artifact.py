@@ -2,7 +2,8 @@
 
 The build (`classifier_modelbuild`, in services/modelbuild) writes it; the service only reads it.
 The metadata is the single source of truth for input size, preprocessing and labels, so
-serving never needs timm.
+serving never needs timm. A drill artifact (``drill_defect`` set) is deliberately wrong and
+served only where a drill allows it (``CLASSIFIER_ALLOW_DRILL_DEFECTS``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class ModelMetadata:
     onnx_sha256: str
     torchscript_sha256: str
     versions: dict[str, str]
+    # The deliberate defect of a drill-only artifact (classifier_modelbuild.drill_defects);
+    # None for a healthy one, and for metadata written before the field existed.
+    drill_defect: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -62,6 +66,9 @@ class ModelMetadata:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelMetadata:
         pre = raw["preprocessing"]
+        defect = raw.get("drill_defect")
+        if defect is not None and not (isinstance(defect, str) and defect):
+            raise TypeError(f"drill_defect must be a defect's name or null, not {defect!r}")
         return cls(
             **{
                 **raw,

@@ -118,6 +118,11 @@ class Settings:
     fault_error_rate: float = _setting(
         0.0, "DRILL ONLY: fraction of inference requests answered 500", _FRACTION
     )
+    allow_drill_defects: bool = _setting(
+        False,
+        "DRILL ONLY: serve a model artifact built with a deliberate defect (its metadata's "
+        "drill_defect, from `make drill-models`); otherwise the service refuses to load one",
+    )
 
     @property
     def faults_enabled(self) -> bool:

@@ -24,6 +24,7 @@ from classifier.backends import InferenceBackend
 from classifier.batcher import DynamicBatcher, Job
 from classifier.errors import DeadlineExceeded, NotReady
 from classifier.metrics import ServiceMetrics
+from classifier.prediction_signals import PredictionSignals
 from classifier.prepare import ImagePreparation, Tensor
 from classifier.tuning import Tuning
 from classifier.workers import InferenceWorkers, Predict
@@ -105,6 +106,7 @@ class ImageClassifier:
             self._prepare,
             _probabilities(backend),
             metrics,
+            PredictionSignals(metadata, metrics),
             count=tuning.inference_workers,
             images_in_flight=lambda: self.admission.pending,
         )

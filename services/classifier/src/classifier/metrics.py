@@ -39,6 +39,10 @@ LATENCY_BUCKETS = (
 # Stage durations are per image (decode/preprocess) or per batch (inference): ms range.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 
+# Top-1 confidence, for the model-quality canary and drift alerts: tenths, and finer near 1,
+# where a healthy model's confident answers pile up.
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
 UNMATCHED_ROUTE = "<unmatched>"
 # The request histogram's `outcome` values. The latency SLI counts successes only (a fast 429 or
 # 400 is not a fast answer: platform/slo/slos.yaml); four values instead of every status code
@@ -144,6 +148,21 @@ class ServiceMetrics:
         )
         for reason in ("queue_full", "deadline"):
             self.rejections.labels(reason=reason)
+        # Model quality (classifier/prediction_signals.py): per classified image, what it was
+        # answered and how sure the model was; `name` and `version` as in classifier_model_info.
+        self.predictions = Counter(
+            "classifier_predictions",
+            "Classified images by the class group of their top-1 answer (classifier/class_groups.py).",
+            ["name", "version", "class_group"],
+            registry=r,
+        )
+        self.prediction_confidence = Histogram(
+            "classifier_prediction_confidence",
+            "Top-1 probability of each classified image.",
+            ["name", "version"],
+            buckets=CONFIDENCE_BUCKETS,
+            registry=r,
+        )
         self.fault_injection = Gauge(
             "classifier_fault_injection_enabled",
             "1 while drill fault injection is on (never in normal operation).",

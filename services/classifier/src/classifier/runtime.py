@@ -11,9 +11,10 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from classifier.artifact import ArtifactError, ModelMetadata
 from classifier.auth import TokenFile
 from classifier.backends import load_model, uses_accelerator
-from classifier.config import Settings
+from classifier.config import Settings, env_name
 from classifier.errors import ModelNotFound, NotReady
 from classifier.faults import FaultInjector
 from classifier.gpu_metrics import register_gpu_metrics
@@ -74,6 +75,7 @@ class Runtime:
                 "event": "model_ready",
                 "model": classifier.metadata.name,
                 "version": classifier.metadata.version,
+                "drill_defect": classifier.metadata.drill_defect,
                 "backend": classifier.backend.name,
                 "device": classifier.backend.device,
                 "tuning": dataclasses.asdict(classifier.tuning),
@@ -95,6 +97,7 @@ class Runtime:
         artifact, backend = load_model(
             self.settings, threads=tuning.inference_threads, alone_threads=tuning.alone_threads
         )
+        self._refuse_unallowed_drill_defect(artifact.metadata)
         classifier = ImageClassifier(
             artifact.metadata,
             backend,
@@ -105,6 +108,21 @@ class Runtime:
         )
         classifier.warm_up()
         return classifier
+
+    def _refuse_unallowed_drill_defect(self, metadata: ModelMetadata) -> None:
+        """A drill artifact is a wrong model on purpose: never served unless a drill says so."""
+        if metadata.drill_defect is None:
+            return
+        setting = env_name("allow_drill_defects")
+        if not self.settings.allow_drill_defects:
+            raise ArtifactError(
+                f"{self.settings.model_dir} is a drill-only artifact with the deliberate defect "
+                f"{metadata.drill_defect!r}; refusing to serve it (set {setting}=true only in a drill)"
+            )
+        logger.warning(
+            f"SERVING A DEFECTIVE MODEL ({setting}, drill setting): its answers are wrong on purpose",
+            extra={"event": "drill_defect_allowed", "drill_defect": metadata.drill_defect},
+        )
 
     def _publish_model(self, classifier: ImageClassifier) -> None:
         meta = classifier.metadata

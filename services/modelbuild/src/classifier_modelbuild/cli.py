@@ -4,6 +4,11 @@
 
 writes ``artifacts/efficientnet-lite0/<version>/`` with model.onnx, model.torchscript.pt and
 metadata.json, after checking torch, TorchScript and ONNX Runtime agree on real photos.
+
+    classifier-build-model --variant lite0 --output artifacts --drill-defect shuffled-labels
+
+DRILL ONLY: writes ``artifacts/efficientnet-lite0/drill-shuffled-labels/``, the healthy
+artifact (``--version``) with one deliberate defect (classifier_modelbuild.drill_defects).
 """
 
 from __future__ import annotations
@@ -14,16 +19,31 @@ import sys
 import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classifier.artifact import (
     METADATA_FILE,
     ONNX_FILE,
     TORCHSCRIPT_FILE,
+    ArtifactError,
+    ModelArtifact,
     ModelMetadata,
     Preprocessing,
+    load_artifact,
     sha256_of,
 )
+from classifier_modelbuild.drill_defects import (
+    DRILL_DEFECTS,
+    MODEL_DEFECTS,
+    drill_defect,
+    drill_version,
+    with_defect_in_metadata,
+    with_defect_in_model,
+)
 from classifier_modelbuild.variants import VARIANTS, Variant
+
+if TYPE_CHECKING:
+    import torch
 
 
 def imagenet_labels() -> tuple[str, ...]:
@@ -34,8 +54,6 @@ def imagenet_labels() -> tuple[str, ...]:
 
 def build(variant: Variant, version: str, output_root: Path) -> Path:
     """Build the artifact into ``output_root/<model name>/<version>``; return that directory."""
-    from classifier_modelbuild.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, export_torchscript
-    from classifier_modelbuild.parity import check_parity, parity_photos
     from classifier_modelbuild.weights import build_torch_model
 
     destination = output_root / variant.model_name / version
@@ -50,50 +68,114 @@ def build(variant: Variant, version: str, output_root: Path) -> Path:
     output_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_root, prefix=".build-") as scratch:
         work = Path(scratch)
-        export_onnx(model, variant.crop_size, work / ONNX_FILE)
-        export_torchscript(model, variant.crop_size, work / TORCHSCRIPT_FILE)
-        report = check_parity(
-            model, str(work / ONNX_FILE), str(work / TORCHSCRIPT_FILE), parity_photos(), spec
+        metadata = _export_checked(model, variant, version, spec, work)
+        _publish(work, metadata, destination)
+    return destination
+
+
+def build_drill(variant: Variant, defect: str, output_root: Path, *, healthy_version: str = "1") -> Path:
+    """DRILL ONLY: build ``output_root/<model name>/drill-<defect>`` from the healthy artifact
+    ``healthy_version`` with one deliberate defect (classifier_modelbuild.drill_defects).
+
+    A metadata defect copies the healthy model files; a graph defect exports them again.
+    """
+    from classifier_modelbuild.weights import build_torch_model
+
+    known = drill_defect(defect)
+    healthy = _healthy_artifact(variant, output_root / variant.model_name / healthy_version)
+    destination = output_root / variant.model_name / drill_version(known)
+    with tempfile.TemporaryDirectory(dir=output_root, prefix=".build-") as scratch:
+        work = Path(scratch)
+        if known in MODEL_DEFECTS:
+            model = with_defect_in_model(build_torch_model(variant), known)
+            metadata = _export_checked(
+                model, variant, healthy.metadata.version, healthy.metadata.preprocessing, work
+            )
+        else:
+            for name in (ONNX_FILE, TORCHSCRIPT_FILE):
+                shutil.copyfile(healthy.directory / name, work / name)
+            metadata = healthy.metadata
+        _publish(work, with_defect_in_metadata(metadata, known), destination)
+    return destination
+
+
+def _healthy_artifact(variant: Variant, directory: Path) -> ModelArtifact:
+    load_artifact(directory, verify=TORCHSCRIPT_FILE)
+    artifact = load_artifact(directory, verify=ONNX_FILE)
+    if artifact.metadata.variant != variant.key or artifact.metadata.drill_defect is not None:
+        raise ArtifactError(
+            f"{directory} is not a healthy {variant.key} artifact to derive a drill artifact from"
         )
-        metadata = ModelMetadata(
-            name=variant.model_name,
-            version=version,
-            variant=variant.key,
-            input_name=INPUT_NAME,
-            output_name=OUTPUT_NAME,
-            input_size=variant.crop_size,
-            preprocessing=spec,
-            labels=imagenet_labels(),
-            weights_sha256=sha256_of(variant.weights_path()),
-            onnx_sha256=sha256_of(work / ONNX_FILE),
-            torchscript_sha256=sha256_of(work / TORCHSCRIPT_FILE),
-            versions={name: package_version(name) for name in ("torch", "onnx", "onnxruntime", "timm")}
-            | {"opset": str(OPSET), "weights_package": package_version(variant.weights_package)},
-        )
-        (work / METADATA_FILE).write_text(metadata.to_json())
-        if destination.exists():
-            shutil.rmtree(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        work.rename(destination)
-        # mkdtemp made it private (0700): the service runs as another, unprivileged user.
-        destination.chmod(0o755)
-        # TemporaryDirectory's cleanup must not fail now that the folder has moved.
-        work.mkdir()
+    return artifact
+
+
+def _export_checked(
+    model: torch.nn.Module, variant: Variant, version: str, spec: Preprocessing, work: Path
+) -> ModelMetadata:
+    """Export both formats into ``work``, prove they agree with ``model``, and describe them."""
+    from classifier_modelbuild.export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, export_torchscript
+    from classifier_modelbuild.parity import check_parity, parity_photos
+
+    export_onnx(model, variant.crop_size, work / ONNX_FILE)
+    export_torchscript(model, variant.crop_size, work / TORCHSCRIPT_FILE)
+    report = check_parity(model, str(work / ONNX_FILE), str(work / TORCHSCRIPT_FILE), parity_photos(), spec)
     print(
-        f"built {destination}: parity ok on {report.photos} photos, "
+        f"{variant.model_name} {version}: parity ok on {report.photos} photos, "
         f"max logit difference {report.max_logit_difference:.2e}"
     )
-    return destination
+    return ModelMetadata(
+        name=variant.model_name,
+        version=version,
+        variant=variant.key,
+        input_name=INPUT_NAME,
+        output_name=OUTPUT_NAME,
+        input_size=variant.crop_size,
+        preprocessing=spec,
+        labels=imagenet_labels(),
+        weights_sha256=sha256_of(variant.weights_path()),
+        onnx_sha256=sha256_of(work / ONNX_FILE),
+        torchscript_sha256=sha256_of(work / TORCHSCRIPT_FILE),
+        versions={name: package_version(name) for name in ("torch", "onnx", "onnxruntime", "timm")}
+        | {"opset": str(OPSET), "weights_package": package_version(variant.weights_package)},
+    )
+
+
+def _publish(work: Path, metadata: ModelMetadata, destination: Path) -> None:
+    """Write the metadata and move the scratch directory ``work`` into place as ``destination``."""
+    (work / METADATA_FILE).write_text(metadata.to_json())
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    work.rename(destination)
+    # mkdtemp made it private (0700): the service runs as another, unprivileged user.
+    destination.chmod(0o755)
+    # TemporaryDirectory's cleanup must not fail now that the folder has moved.
+    work.mkdir()
+    marker = f", DRILL ONLY: defect {metadata.drill_defect}" if metadata.drill_defect else ""
+    print(f"built {destination}{marker}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="classifier-build-model", description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0")
-    parser.add_argument("--version", default="1", help="artifact version (a directory name)")
+    parser.add_argument(
+        "--version",
+        default="1",
+        help="artifact version (a directory name); with --drill-defect, the healthy one to derive from",
+    )
     parser.add_argument("--output", type=Path, default=Path("artifacts"), help="artifact root")
+    parser.add_argument(
+        "--drill-defect",
+        choices=DRILL_DEFECTS,
+        help="DRILL ONLY: build a deliberately wrong artifact, version drill-<defect>, which the "
+        "service refuses unless CLASSIFIER_ALLOW_DRILL_DEFECTS=true",
+    )
     args = parser.parse_args(argv)
     try:
-        build(VARIANTS[args.variant], args.version, args.output)
+        if args.drill_defect is None:
+            build(VARIANTS[args.variant], args.version, args.output)
+        else:
+            build_drill(VARIANTS[args.variant], args.drill_defect, args.output, healthy_version=args.version)
     except Exception as error:  # the build's one-line failure message
         print(f"classifier-build-model: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

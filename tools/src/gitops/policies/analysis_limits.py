@@ -58,7 +58,9 @@ def _template_problems(template: Manifest, uses: dict[str, set[str]]) -> Iterato
         subject = f"AnalysisTemplate/{name} metric {metric.get('name')}"
         try:
             spec = MetricSpec.from_template(metric, args, dry_run)
-            messages = [*_condition_problems(spec), *_limit_problems(spec, name, uses)]
+            # A job metric's verdict is its Job's (job.go:186-195): no result, no conditions.
+            conditions = [] if "job" in metric.get("provider", {}) else list(_condition_problems(spec))
+            messages = [*conditions, *_limit_problems(spec, name, uses)]
         except ValueError as error:  # an interval Go would not parse, a condition this model cannot read
             messages = [f"cannot be checked: {error}"]
             spec = None

@@ -39,7 +39,32 @@ class Context:
         return {m["metadata"]["name"]: m for m in self.of_kind(kind)}
 
     def workloads(self) -> Iterator[Manifest]:
+        """What runs pods for good: Rollouts and the like."""
         return self.of_kind(*WORKLOAD_KINDS)
+
+    def analysis_jobs(self) -> Iterator[Manifest]:
+        """The Jobs the analysis creates: each job metric of an AnalysisTemplate, as a Job named
+        `<template>.<metric>` (argo-rollouts v1.8.3 metricproviders/job/job.go:121 creates it
+        with the metric's Job spec as it stands)."""
+        for template in self.of_kind("AnalysisTemplate", "ClusterAnalysisTemplate"):
+            for metric in template.get("spec", {}).get("metrics", []):
+                job = metric.get("provider", {}).get("job")
+                if job is not None:
+                    metadata = {"name": f"{template['metadata']['name']}.{metric.get('name')}"}
+                    if "namespace" in template.get("metadata", {}):
+                        metadata["namespace"] = template["metadata"]["namespace"]
+                    yield {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "metadata": metadata,
+                        "spec": job.get("spec", {}),
+                    }
+
+    def pod_owners(self) -> Iterator[Manifest]:
+        """Everything that runs pods, the analysis's Jobs included: what pod hygiene, selectors
+        and references apply to."""
+        yield from self.workloads()
+        yield from self.analysis_jobs()
 
 
 Rule = TypeVar("Rule", bound=Callable[..., Iterator[Problem]])

@@ -38,6 +38,8 @@ def guarded_canary_analysis(context: Context) -> Iterator[Problem]:
     for name, template in templates.items():
         for metric in template.get("spec", {}).get("metrics", []):
             subject = f"AnalysisTemplate/{name} metric {metric.get('name')}"
+            if "prometheus" not in metric.get("provider", {}):
+                continue  # a job metric has no result to guard (the `analysis-jobs` rules)
             for field in ("successCondition", "failureCondition"):
                 condition = str(metric.get(field, ""))
                 missing = [guard for guard in GUARDS if guard not in condition]
@@ -67,13 +69,47 @@ def guarded_canary_analysis(context: Context) -> Iterator[Problem]:
                         f"analysis template {ref.get('templateName')} is missing",
                     )
             hash_args = [a for a in use.get("args", []) if a.get("name") == "canary-hash"]
-            if use and not any(
+            declared = {
+                arg.get("name")
+                for ref in use.get("templates", [])
+                for arg in templates.get(ref.get("templateName"), {}).get("spec", {}).get("args", [])
+            }
+            if "canary-hash" in declared and not any(
                 a.get("valueFrom", {}).get("podTemplateHashValue") == "Latest" for a in hash_args
             ):
                 yield Problem(
                     "analysis",
                     describe(rollout),
                     "canary-hash is not passed as valueFrom.podTemplateHashValue: Latest",
+                )
+
+
+@policy("analysis-jobs")
+def analysis_jobs_end(context: Context) -> Iterator[Problem]:
+    """A job metric's measurement lasts as long as its Job: Running until the Job completes or
+    fails (argo-rollouts v1.8.3 metricproviders/job/job.go:186-195, nothing else ends it)."""
+    for template in context.of_kind("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        for metric in template.get("spec", {}).get("metrics", []):
+            job = metric.get("provider", {}).get("job")
+            if job is None:
+                continue
+            subject = f"AnalysisTemplate/{template['metadata']['name']} metric {metric.get('name')}"
+            spec = job.get("spec", {})
+            if not spec.get("activeDeadlineSeconds"):
+                yield Problem(
+                    "analysis-jobs",
+                    subject,
+                    "no activeDeadlineSeconds: a Job that hangs keeps its measurement, and the rollout, "
+                    "waiting for ever",
+                )
+            # Kubernetes' default is 6 (kubernetes.io/docs/concepts/workloads/controllers/job,
+            # "Pod backoff failure policy", v1.33).
+            if spec.get("backoffLimit", 6) != 0:
+                yield Problem(
+                    "analysis-jobs",
+                    subject,
+                    f"backoffLimit {spec.get('backoffLimit', 6)}: a failing check is retried and the "
+                    "Job fails only after every retry; the verdict is the first run's (backoffLimit: 0)",
                 )
 
 

@@ -1,4 +1,5 @@
-"""Pod hygiene: probes, resources, hardening and pinned images for every workload."""
+"""Pod hygiene: probes for every workload; resources, hardening and pinned images for every pod,
+the analysis's Jobs included (a Job runs to completion: no probe tells anything about it)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def probes_present(context: Context) -> Iterator[Problem]:
 
 @policy("resources")
 def requests_and_limits(context: Context) -> Iterator[Problem]:
-    for workload in context.workloads():
+    for workload in context.pod_owners():
         for container in containers(workload):
             resources = container.get("resources", {})
             for section in ("requests", "limits"):
@@ -41,7 +42,7 @@ def requests_and_limits(context: Context) -> Iterator[Problem]:
 
 @policy("security")
 def hardened_containers(context: Context) -> Iterator[Problem]:
-    for workload in context.workloads():
+    for workload in context.pod_owners():
         pod = pod_spec(workload).get("securityContext", {})
         for container in containers(workload):
             subject = f"{describe(workload)} container {container['name']}"
@@ -65,7 +66,7 @@ def hardened_containers(context: Context) -> Iterator[Problem]:
 
 @policy("images")
 def pinned_images(context: Context) -> Iterator[Problem]:
-    for workload in context.workloads():
+    for workload in context.pod_owners():
         for container in containers(workload):
             image = str(container.get("image", ""))
             subject = f"{describe(workload)} container {container['name']}"
@@ -81,3 +82,22 @@ def pinned_images(context: Context) -> Iterator[Problem]:
                     subject,
                     f"{image} is not pinned by digest (@sha256:...), required in {context.environment}",
                 )
+
+
+# The service's drill-only settings (services/classifier/src/classifier/config.py, "DRILL ONLY"):
+# injected faults, and serving an artifact built with a deliberate defect.
+DRILL_ONLY_SETTINGS = re.compile(r"^CLASSIFIER_(FAULT_\w+|ALLOW_DRILL_DEFECTS)$")
+
+
+@policy("drill-settings")
+def no_drill_settings(context: Context) -> Iterator[Problem]:
+    for workload in context.pod_owners():
+        for container in containers(workload):
+            for variable in container.get("env", []):
+                if DRILL_ONLY_SETTINGS.match(str(variable.get("name", ""))):
+                    yield Problem(
+                        "drill-settings",
+                        f"{describe(workload)} container {container['name']}",
+                        f"sets {variable['name']}, a drill-only setting: injected faults or a model "
+                        "that is wrong on purpose",
+                    )

@@ -22,7 +22,7 @@ from gitops.render import Manifest, describe
 
 @policy("selectors")
 def selectors_match_pods(context: Context) -> Iterator[Problem]:
-    template_labels = [pod_labels(w) for w in context.workloads()]
+    template_labels = [pod_labels(w) for w in context.pod_owners()]
     for service in context.of_kind("Service"):
         selector = service.get("spec", {}).get("selector", {})
         if not any(matches(selector, labels) for labels in template_labels):
@@ -91,7 +91,7 @@ def references_resolve(context: Context) -> Iterator[Problem]:
                 )
     secrets = provided_secrets(context.manifests)
     accounts = set(context.named("ServiceAccount")) | {"default"}
-    for workload in context.workloads():
+    for workload in context.pod_owners():
         spec = pod_spec(workload)
         account = spec.get("serviceAccountName", "default")
         if account not in accounts:
