@@ -644,4 +644,28 @@ MUTATIONS = [
         ),
         "prod: Rollout/classifier container classifier: sets CLASSIFIER_ALLOW_DRILL_DEFECTS, a drill-only setting",
     ),
+    Mutation(
+        "a model-quality Job that cannot read its token",
+        replace("rollouts/analysis-quality-paired.yaml", "                fsGroup: 10001\n", ""),
+        "dev: Job/classifier-quality-paired.paired-check: volume api-tokens is mounted with mode 0440 and the pod sets no fsGroup",
+    ),
+    Mutation(
+        "dev's canary scaled before traffic, without a traffic router",
+        replace(
+            "environments/dev/rollout.yaml",
+            "        - setWeight: 50\n",
+            "        - setCanaryScale: {replicas: 1}\n        - setWeight: 50\n",
+        ),
+        "dev: Rollout/classifier: a setCanaryScale step without trafficRouting",
+    ),
+    Mutation(
+        "the stable arm of the live model-quality comparison read from the Rollout, not its pods",
+        replace(
+            "rollouts/rollout.yaml",
+            "          - name: stable-hash\n            valueFrom:\n              podTemplateHashValue: Stable\n",
+            "          - name: stable-hash\n            valueFrom:\n              fieldRef:\n"
+            "                fieldPath: metadata.labels['rollouts-pod-template-hash']\n",
+        ),
+        "dev: Rollout/classifier: stable-hash is not passed as valueFrom.podTemplateHashValue: Stable",
+    ),
 ]

@@ -60,7 +60,13 @@ def test_the_paired_quality_check_runs_from_the_image_on_its_golden_set(containe
     """What the model-quality job runs: the image's golden set, through the service, twice."""
     container_id, _ = container
     url = "http://127.0.0.1:8000"
-    floors = ["--min-agreement=1", "--min-top5-overlap=1", "--min-accuracy=0.8"]
+    floors = [
+        "--same-model-min-agreement=1",
+        "--same-model-min-top5-overlap=1",
+        "--new-model-min-agreement=1",
+        "--new-model-min-top5-overlap=1",
+        "--min-accuracy=0.8",
+    ]
     check = ["classifier-quality-check", "--golden", "/opt/golden", "--canary", url, "--stable", url]
     result = podman("exec", container_id, *check, *floors, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,13 +13,11 @@ import httpx
 import numpy as np
 import pytest
 
-from classifier.artifact import ModelMetadata
 from classifier.backends import InferenceBackend, load_model
 from classifier.batcher import DynamicBatcher, Job
 from classifier.config import Settings
 from classifier.errors import InvalidImage
 from classifier.metrics import ServiceMetrics
-from classifier.prediction_signals import PredictionSignals
 from classifier.prepare import ImagePreparation, Prepared
 from classifier.workers import InferenceWorkers
 from classifier_testkit import photos
@@ -34,13 +32,9 @@ def backend(artifact_dir: Path) -> InferenceBackend:
 
 
 @pytest.fixture(scope="module")
-def metadata(artifact_dir: Path) -> ModelMetadata:
-    return load_model(Settings(model_dir=artifact_dir))[0].metadata
-
-
-@pytest.fixture(scope="module")
-def preparation(metadata: ModelMetadata) -> ImagePreparation:
-    return ImagePreparation(metadata.preprocessing, max_pixels=10**8)
+def preparation(artifact_dir: Path) -> ImagePreparation:
+    artifact, _ = load_model(Settings(model_dir=artifact_dir))
+    return ImagePreparation(artifact.metadata.preprocessing, max_pixels=10**8)
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +44,7 @@ def tensors(preparation: ImagePreparation) -> list[np.ndarray]:
 
 @asynccontextmanager
 async def pipeline(
-    backend: InferenceBackend,
-    metadata: ModelMetadata,
-    preparation: ImagePreparation,
-    metrics: ServiceMetrics,
-    **batching: float,
+    backend: InferenceBackend, preparation: ImagePreparation, metrics: ServiceMetrics, **batching: float
 ) -> AsyncIterator[DynamicBatcher]:
     """A batcher and one worker running the model, as `inference.ImageClassifier` wires them."""
     batcher = DynamicBatcher(
@@ -65,7 +55,6 @@ async def pipeline(
         preparation,
         lambda batch, alone: backend.predict(batch, alone=alone),
         metrics,
-        PredictionSignals(metadata, metrics),
         count=1,
         images_in_flight=lambda: 0,
     )
@@ -81,18 +70,13 @@ def job(tensor: np.ndarray | None = None, *, image: bytes | None = None, seconds
 
 
 def test_batched_outputs_equal_unbatched_outputs(
-    backend: InferenceBackend,
-    metadata: ModelMetadata,
-    preparation: ImagePreparation,
-    tensors: list[np.ndarray],
+    backend: InferenceBackend, preparation: ImagePreparation, tensors: list[np.ndarray]
 ) -> None:
     alone = np.concatenate([backend.predict(t[None]) for t in tensors])
     metrics = ServiceMetrics()
 
     async def scenario() -> np.ndarray:
-        async with pipeline(
-            backend, metadata, preparation, metrics, max_batch_size=8, max_wait_s=0.05
-        ) as batcher:
+        async with pipeline(backend, preparation, metrics, max_batch_size=8, max_wait_s=0.05) as batcher:
             jobs = [job(t) for t in tensors]
             batcher.put(jobs)
             return np.stack(await asyncio.gather(*(j.answer for j in jobs)))
@@ -106,14 +90,11 @@ def test_batched_outputs_equal_unbatched_outputs(
 
 
 def test_batch_waits_at_most_max_wait(
-    backend: InferenceBackend,
-    metadata: ModelMetadata,
-    preparation: ImagePreparation,
-    tensors: list[np.ndarray],
+    backend: InferenceBackend, preparation: ImagePreparation, tensors: list[np.ndarray]
 ) -> None:
     async def scenario() -> float:
         async with pipeline(
-            backend, metadata, preparation, ServiceMetrics(), max_batch_size=64, max_wait_s=0.2
+            backend, preparation, ServiceMetrics(), max_batch_size=64, max_wait_s=0.2
         ) as batcher:
             started = time.monotonic()
             one = job(tensors[0])
@@ -126,17 +107,12 @@ def test_batch_waits_at_most_max_wait(
 
 
 def test_expired_and_abandoned_jobs_are_dropped_not_computed(
-    backend: InferenceBackend,
-    metadata: ModelMetadata,
-    preparation: ImagePreparation,
-    tensors: list[np.ndarray],
+    backend: InferenceBackend, preparation: ImagePreparation, tensors: list[np.ndarray]
 ) -> None:
     metrics = ServiceMetrics()
 
     async def scenario() -> bool:
-        async with pipeline(
-            backend, metadata, preparation, metrics, max_batch_size=8, max_wait_s=0.05
-        ) as batcher:
+        async with pipeline(backend, preparation, metrics, max_batch_size=8, max_wait_s=0.05) as batcher:
             expired, abandoned, wanted = job(tensors[0], seconds=0), job(tensors[1]), job(tensors[2])
             abandoned.abandoned = True
             batcher.put([expired, abandoned, wanted])
@@ -158,16 +134,14 @@ class _BuggyPreparation(ImagePreparation):
 
 
 def test_an_image_that_fails_to_prepare_fails_alone(
-    backend: InferenceBackend, metadata: ModelMetadata, artifact_dir: Path, tensors: list[np.ndarray]
+    backend: InferenceBackend, artifact_dir: Path, tensors: list[np.ndarray]
 ) -> None:
     """A bad image, or a bug in preparing one, is its request's error, never its batch's."""
     artifact, _ = load_model(Settings(model_dir=artifact_dir))
     buggy = _BuggyPreparation(artifact.metadata.preprocessing, max_pixels=10**8)
 
     async def scenario() -> list[np.ndarray | BaseException]:
-        async with pipeline(
-            backend, metadata, buggy, ServiceMetrics(), max_batch_size=4, max_wait_s=0.1
-        ) as batcher:
+        async with pipeline(backend, buggy, ServiceMetrics(), max_batch_size=4, max_wait_s=0.1) as batcher:
             jobs = [
                 job(image=b"not an image"),
                 job(image=photos.encode("coffee")),
@@ -185,7 +159,7 @@ def test_an_image_that_fails_to_prepare_fails_alone(
 
 
 def test_a_worker_survives_a_bug_in_a_batch_and_answers_it(
-    metadata: ModelMetadata, preparation: ImagePreparation, tensors: list[np.ndarray]
+    preparation: ImagePreparation, tensors: list[np.ndarray]
 ) -> None:
     """A model call that returns nothing usable (a bug past the model call's own error handling)
     fails that batch's requests; the worker thread lives on for the next batch."""
@@ -199,13 +173,7 @@ def test_a_worker_survives_a_bug_in_a_batch_and_answers_it(
         metrics = ServiceMetrics()
         batcher = DynamicBatcher(metrics, max_batch_size=2, max_wait_s=0.1)
         workers = InferenceWorkers(
-            batcher,
-            preparation,
-            predict,
-            metrics,
-            PredictionSignals(metadata, metrics),
-            count=1,
-            images_in_flight=lambda: 0,
+            batcher, preparation, predict, metrics, count=1, images_in_flight=lambda: 0
         )
         workers.start()
         try:

@@ -6,6 +6,7 @@ import pytest
 
 from classifier.class_groups import class_group, group_names
 from classifier.metrics import OUTCOMES, outcome
+from classifier.prediction_signals import GOLDEN_SET_HEADER
 from classifier_testkit.server import ServerProcess, StartServer
 
 
@@ -99,3 +100,25 @@ def test_gpu_metrics_appear_only_with_a_gpu(fresh_server: ServerProcess) -> None
 def test_outcome_tells_refusals_from_client_mistakes_and_errors(status: int, expected: str) -> None:
     assert outcome(status) == expected
     assert expected in OUTCOMES
+
+
+def test_the_golden_set_is_left_out_of_the_model_quality_metrics(
+    fresh_server: ServerProcess, coffee_jpeg: bytes
+) -> None:
+    """The paired check's requests reach canary and stable alike, whatever their traffic weights:
+    counted, they would make a healthy canary's class mix look unlike stable's."""
+    model = {"name": "efficientnet-lite0", "version": "1"}
+
+    def answered() -> float:
+        return sum(
+            fresh_server.metric("classifier_predictions_total", **model, class_group=g) for g in group_names()
+        )
+
+    before, images = answered(), fresh_server.metric("classifier_images_total")
+    golden = {"content-type": "image/jpeg", GOLDEN_SET_HEADER: "1"}
+    assert fresh_server.client.post("/v1/classify", content=coffee_jpeg, headers=golden).status_code == 200
+    assert answered() == before
+    assert fresh_server.metric("classifier_images_total") == images + 1  # computed all the same
+    plain = {"content-type": "image/jpeg"}
+    assert fresh_server.client.post("/v1/classify", content=coffee_jpeg, headers=plain).status_code == 200
+    assert answered() == before + 1

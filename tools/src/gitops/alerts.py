@@ -178,14 +178,19 @@ def _increase(metric: str, window: str, by: str, offset: str, *matchers: str) ->
     return f"sum by ({by}) (increase({selector}[{window}]{shifted}))"
 
 
+# Drift compares a model with itself: a release of another model (name, version) changes the mix
+# on purpose, and its answers are compared with its own from a week later on.
+PER_MODEL = "namespace, name, version"
+
+
 def predictions(window: str, offset: str = "", *matchers: str) -> str:
-    """Classified images per namespace over the window (`offset`: that long ago)."""
-    return _increase(PREDICTIONS, window, "namespace", offset, *matchers)
+    """Classified images per namespace and model over the window (`offset`: that long ago)."""
+    return _increase(PREDICTIONS, window, PER_MODEL, offset, *matchers)
 
 
 def class_group_shares(window: str, offset: str = "", *matchers: str) -> str:
-    """Each class group's share of the namespace's answers over the window."""
-    by_group = _increase(PREDICTIONS, window, "namespace, class_group", offset, *matchers)
+    """Each class group's share of a model's answers in its namespace over the window."""
+    by_group = _increase(PREDICTIONS, window, f"{PER_MODEL}, class_group", offset, *matchers)
     return f"{by_group}\n  / ignoring (class_group) group_left\n  {predictions(window, offset, *matchers)}"
 
 
@@ -198,26 +203,26 @@ def prediction_drift(window: str, *matchers: str) -> str:
     the alerts require traffic in both windows."""
     now = class_group_shares(window, "", *matchers)
     then = class_group_shares(window, DRIFT_OFFSET, *matchers)
-    return f"0.5 * sum by (namespace) (abs(\n  ({now})\n  - ({then})\n  or ({now})\n  or ({then})\n))"
+    return f"0.5 * sum by ({PER_MODEL}) (abs(\n  ({now})\n  - ({then})\n  or ({now})\n  or ({then})\n))"
 
 
 def mean_confidence(window: str, offset: str = "", *matchers: str) -> str:
-    """The mean top-1 probability of the namespace's answers over the window."""
-    total = _increase(f"{CONFIDENCE}_sum", window, "namespace", offset, *matchers)
-    return f"{total}\n/ {_increase(f'{CONFIDENCE}_count', window, 'namespace', offset, *matchers)}"
+    """The mean top-1 probability of a model's answers in its namespace over the window."""
+    total = _increase(f"{CONFIDENCE}_sum", window, PER_MODEL, offset, *matchers)
+    return f"{total}\n/ {_increase(f'{CONFIDENCE}_count', window, PER_MODEL, offset, *matchers)}"
 
 
 def _with_history(metric: str) -> str:
     """Enough answers in the last hour and in that hour a week earlier to compare them."""
     return "\n".join(
-        f"and {_increase(metric, DRIFT_WINDOWS[0], 'namespace', offset)} >= {DRIFT_MIN_PREDICTIONS}"
+        f"and {_increase(metric, DRIFT_WINDOWS[0], PER_MODEL, offset)} >= {DRIFT_MIN_PREDICTIONS}"
         for offset in ("", DRIFT_OFFSET)
     )
 
 
 def _prediction_drift_expr() -> str:
     drifted = [f"({prediction_drift(window)})\n> {DRIFT_MAX_DISTANCE:g}" for window in DRIFT_WINDOWS]
-    return "\nand\n".join(drifted) + "\n" + _with_history(PREDICTIONS)
+    return "max by (namespace) (\n" + "\nand\n".join(drifted) + "\n" + _with_history(PREDICTIONS) + "\n)"
 
 
 def _confidence_drop_expr() -> str:
@@ -226,7 +231,13 @@ def _confidence_drop_expr() -> str:
         f"> {CONFIDENCE_MAX_DROP:g}"
         for window in DRIFT_WINDOWS
     ]
-    return "\nand\n".join(dropped) + "\n" + _with_history(f"{CONFIDENCE}_count")
+    return (
+        "max by (namespace) (\n"
+        + "\nand\n".join(dropped)
+        + "\n"
+        + _with_history(f"{CONFIDENCE}_count")
+        + "\n)"
+    )
 
 
 def recording_rules(slo: Slo) -> list[dict[str, str]]:

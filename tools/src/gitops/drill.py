@@ -21,6 +21,7 @@ the model-quality gate alone decides. Every process started is stopped, whatever
 
 from __future__ import annotations
 
+import copy
 import functools
 import http.client
 import sys
@@ -64,6 +65,7 @@ LIVE_EXPECTED = {
     "healthy": {"class-mix": "Successful", "confidence": "Successful"},
     "lite2": {"class-mix": "Successful", "confidence": "Successful"},
     "shuffled-labels": {"class-mix": "Failed"},
+    "labels-floors-0": {"class-mix": "Failed"},
 }
 
 
@@ -76,6 +78,8 @@ class Case:
     breach_at: float = 0.0  # Rollout seconds after the start when the fault begins
     model: str = "lite0"  # the EfficientNet-Lite variant the canary serves
     defect: str | None = None  # DRILL ONLY: a defect of that model's artifact
+    # The paired check's floors this release's Rollout sets (None: the templates' own)
+    paired_floors: str | None = None
 
     def plays(self) -> list[str]:
         return [f"{self.name} ({environment})" for environment in self.expected]
@@ -101,9 +105,15 @@ OUTAGE = Case("prometheus-down", {}, True, {"dev": "aborted"}, breach_at=90.0)
 # is promoted; another model, meant to differ, is promoted; lite0 behind a defect is aborted by
 # the paired check: in prod before the canary takes any traffic, in dev at its first step.
 DEFECTS = ("shuffled-labels", "swapped-channels", "wrong-normalisation", "wrong-crop")
+# The last: labels out of order in a release whose Rollout lowered the paired floors to 0 (a
+# team's override, runbooks/promote.md): the live class-mix metric must abort it on its own.
+LIVE_ONLY = Case(
+    "labels-floors-0", {}, True, {"prod": "aborted"}, defect="shuffled-labels", paired_floors="0"
+)
 QUALITY_CASES = (
     Case("lite2", {}, True, {"dev": "promoted"}, model="lite2"),
     *(Case(defect, {}, True, {"dev": "aborted", "prod": "aborted"}, defect=defect) for defect in DEFECTS),
+    LIVE_ONLY,
 )
 
 
@@ -144,6 +154,9 @@ class DrillReport:
             rounds = self.slo.get(case.name, [])
             if len(rounds) != self.rounds or any(set(r.values()) != {"Successful"} for r in rounds):
                 found.append(f"{case.name}: the error-rate and latency metrics must pass, measured {rounds}")
+        for outcome in self.outcomes.get(LIVE_ONLY.plays()[0], []):
+            if ("Background", "Failed") not in outcome.phases:
+                found.append(f"{LIVE_ONLY.name}: the live metrics did not fail its run: {outcome.runs}")
         for name, wanted in LIVE_EXPECTED.items():
             phases = [
                 {metric: measured[metric][0] for metric in wanted} for measured in self.live.get(name, [])
@@ -226,6 +239,18 @@ def measurer(prometheus: str) -> Measure:
     return measure
 
 
+def with_paired_floors(rollout: Manifest, value: str) -> Manifest:
+    """The Rollout with every paired-check step passing `value` for each of the check's floors,
+    as a team's override in git would."""
+    changed = copy.deepcopy(rollout)
+    for step in changed["spec"]["strategy"]["canary"]["steps"]:
+        analysis = step.get("analysis", {})
+        if any(ref["templateName"] == PAIRED for ref in analysis.get("templates", [])):
+            floors = [a["name"] for a in environment_rollout("dev")[1][PAIRED]["spec"]["args"]]
+            analysis["args"] = [*analysis.get("args", []), *({"name": n, "value": value} for n in floors)]
+    return changed
+
+
 def play(
     prometheus: str,
     namespace: str,
@@ -233,8 +258,11 @@ def play(
     environment: str,
     run_job: RunJob,
     timeout_seconds: float = TIMEOUT_SECONDS,
+    paired_floors: str | None = None,
 ) -> Outcome:
     rollout, templates = environment_rollout(environment)
+    if paired_floors is not None:
+        rollout = with_paired_floors(rollout, paired_floors)
     args = {
         "canary-hash": pod_hash,
         "stable-hash": STABLE_HASH,
@@ -344,7 +372,9 @@ def live_args(prometheus: str, case: str, number: int) -> dict[str, str]:
 
 def play_quality(prometheus: str, case: Case, number: int, run_job: RunJob, environment: str) -> Outcome:
     namespace, pod_hash = f"drill-{case.name}", f"{case.name}-r{number}"
-    return play(prometheus, namespace, pod_hash, environment, run_job, QUALITY_TIMEOUT_SECONDS)
+    return play(
+        prometheus, namespace, pod_hash, environment, run_job, QUALITY_TIMEOUT_SECONDS, case.paired_floors
+    )
 
 
 def run_quality_round(stack: Stack, stable: Target, number: int, report: DrillReport, golden: Path) -> None:

@@ -92,6 +92,8 @@ def paired_template(slo: Slo) -> dict[str, Any]:
                     "runAsNonRoot": True,
                     "runAsUser": 10001,
                     "runAsGroup": 10001,
+                    # The token file is mounted 0440: readable through its group, which fsGroup sets.
+                    "fsGroup": 10001,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "containers": [container],
@@ -159,6 +161,9 @@ def live_template(slo: Slo) -> dict[str, Any]:
                 # As the background's SLO metrics: the canary's first minute holds few answers.
                 "initialDelay": slo.analysis.background_initial_delay,
                 "interval": slo.analysis.interval,
+                # The checks the threshold's budget covers, and no more: a rollout paused for long
+                # would otherwise keep measuring past them (the background run measures on).
+                "count": live.max_checks,
                 # One failed check aborts: the threshold already spends the budget over every check.
                 "failureLimit": 0,
                 "inconclusiveLimit": live.inconclusive - 1,

@@ -110,14 +110,18 @@ def start_run(
     return Run(kind, specs, queries, jobs, due, {s.name: MetricResult(s.name) for s in specs})
 
 
-def measure_due(run: Run, now: float, measure: Measure, run_job: RunJob) -> None:
-    """Take every measurement that is due, then assess each metric and the run."""
+def measure_due(run: Run, now: float, measure: Measure, run_job: RunJob, speedup: float) -> None:
+    """Take every measurement that is due, then assess each metric and the run. A Job's
+    measurement lasts as long as the Job runs (in Rollout time), and the next is due an interval
+    after it ends (analysis.go:233-243 times it from the last measurement's FinishedAt)."""
     for spec in run.specs:
         result, due = run.results[spec.name], run.due[spec.name]
         if result.phase in COMPLETED or due > now:
             continue
         if spec.name in run.jobs:
+            started = time.monotonic()
             phase = run_job(run.jobs[spec.name])
+            due += (time.monotonic() - started) * speedup
         else:
             values, error = measure(run.queries[spec.name])
             phase = measurement_phase(spec, values, error)
@@ -135,7 +139,7 @@ def simulate(
     measure: Measure,
     speedup: float,
     timeout_seconds: float,
-    run_job: RunJob = lambda job: "Error",
+    run_job: RunJob,
 ) -> Outcome:
     """Play the canary strategy against live measurements until the Rollout promotes, aborts or
     pauses. `args` resolves the Rollout's analysis args (canary-hash, namespace, prometheus)."""
@@ -173,7 +177,7 @@ def simulate(
             continue
         for run in runs:
             if run.phase not in COMPLETED:
-                measure_due(run, now, measure, run_job)
+                measure_due(run, now, measure, run_job, speedup)
         for run in runs:
             action = rollout_action(run.kind, run.phase) if run.phase in COMPLETED else "keep-running"
             at = run.decided_at or clock

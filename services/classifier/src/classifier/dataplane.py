@@ -65,6 +65,10 @@ class Call:
     timeout_ms: str | None  # the client's X-Request-Timeout-Ms, unparsed
     body: Body
     parse: Callable[[bytes, ImageClassifier], Parsed]
+    # The paired model-quality check's golden set, not user traffic: left out of the
+    # model-quality metrics, whose canary-against-stable comparison assumes each arm gets the
+    # traffic its weight gives it (the check sends every image to both).
+    golden_set: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,8 @@ class DataPlane:
             probabilities, stages = await _unless_client_leaves(
                 call.body, self._compute(model, parsed.inputs, deadline)
             )
+        if not call.golden_set:
+            model.signals.observe(probabilities)
         return Answer(
             model=model,
             probabilities=probabilities,

@@ -92,6 +92,7 @@ class ImageClassifier:
         self.admission = Admission(
             tuning.queue_capacity, tuning.inference_workers, metrics, max_wait_s=admission_wait_s
         )
+        self.signals = PredictionSignals(metadata, metrics)
         self._prepare = ImagePreparation(metadata.preprocessing, max_image_pixels, metrics)
         self._decode_pool = (
             None
@@ -106,7 +107,6 @@ class ImageClassifier:
             self._prepare,
             _probabilities(backend),
             metrics,
-            PredictionSignals(metadata, metrics),
             count=tuning.inference_workers,
             images_in_flight=lambda: self.admission.pending,
         )

@@ -2,9 +2,10 @@
 with stable's through them (platform/slo/slos.yaml `quality`), and the drift alert compares
 stable with itself a week earlier.
 
-Observed once per computed image, on the inference thread with the batch's probabilities, so
-the event loop does no extra work. The cost is an argmax over the batch and two metric updates
-per image (docs/performance.md measures it).
+Observed once per answered image of user traffic: requests carrying GOLDEN_SET_HEADER (the
+paired check's golden set, sent to canary and stable alike whatever their traffic weights) are
+left out. The cost is an argmax over the request's images and two metric updates per image, 1-4 us
+(docs/decisions.md, "The model-quality gate").
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import numpy.typing as npt
 from classifier.artifact import ModelMetadata
 from classifier.class_groups import groups_by_output
 from classifier.metrics import ServiceMetrics
+
+# Sent by classifier-quality-check with "1"; any client may send it to keep its requests out of
+# the model-quality metrics (and only those).
+GOLDEN_SET_HEADER = "x-classifier-golden-set"
 
 
 class PredictionSignals:

@@ -21,7 +21,6 @@ import numpy as np
 
 from classifier.batcher import DynamicBatcher, Job
 from classifier.metrics import ServiceMetrics
-from classifier.prediction_signals import PredictionSignals
 from classifier.prepare import ImagePreparation, Tensor
 
 logger = logging.getLogger("classifier")
@@ -37,14 +36,12 @@ class InferenceWorkers:
         prepare: ImagePreparation,
         predict: Predict,
         metrics: ServiceMetrics,
-        signals: PredictionSignals,
         *,
         count: int,
         images_in_flight: Callable[[], int],
     ) -> None:
         self._batcher = batcher
         self._prepare = prepare
-        self._signals = signals
         self._predict = predict
         self._metrics = metrics
         self._count = count
@@ -121,7 +118,6 @@ class InferenceWorkers:
         self._metrics.images.inc(len(batch))
         for job, row in zip(batch, outputs, strict=True):
             self._answer(job, row)
-        self._signals.observe(outputs)  # after the answers: off the requests' latency
 
     def _answer(self, job: Job, outcome: Tensor | BaseException) -> None:
         assert self._loop is not None

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -92,7 +94,13 @@ def _limit_problems(spec: MetricSpec, template: str, uses: dict[str, set[str]]) 
         )
 
 
-def _successful_endings(spec: MetricSpec) -> set[tuple[bool, bool]]:
+def _successful_endings(spec: MetricSpec) -> frozenset[tuple[bool, bool]]:
+    """As `_endings`, for the limits alone: metrics that differ only by name share the answer."""
+    return _endings(dataclasses.replace(spec, name=""))
+
+
+@functools.cache  # a count of 84 makes thousands of states; every environment asks again
+def _endings(spec: MetricSpec) -> frozenset[tuple[bool, bool]]:
     """For every sequence of measurement phases that ends the metric Successful: (whether one
     was Successful, whether one was Failed or Inconclusive). An Error is no measurement upstream:
     it is retried and not counted (analysis.go runMeasurements). Explored over the model's
@@ -115,7 +123,7 @@ def _successful_endings(spec: MetricSpec) -> set[tuple[bool, bool]]:
                 found.add(flags)
             elif verdict == "Running":
                 pending.append((after, *flags))
-    return found
+    return frozenset(found)
 
 
 def _condition_problems(spec: MetricSpec) -> Iterator[str]:

@@ -68,20 +68,24 @@ def guarded_canary_analysis(context: Context) -> Iterator[Problem]:
                         describe(rollout),
                         f"analysis template {ref.get('templateName')} is missing",
                     )
-            hash_args = [a for a in use.get("args", []) if a.get("name") == "canary-hash"]
             declared = {
                 arg.get("name")
                 for ref in use.get("templates", [])
                 for arg in templates.get(ref.get("templateName"), {}).get("spec", {}).get("args", [])
             }
-            if "canary-hash" in declared and not any(
-                a.get("valueFrom", {}).get("podTemplateHashValue") == "Latest" for a in hash_args
-            ):
-                yield Problem(
-                    "analysis",
-                    describe(rollout),
-                    "canary-hash is not passed as valueFrom.podTemplateHashValue: Latest",
-                )
+            # A hash from anything but podTemplateHashValue resolves to "" without an error: a
+            # fieldRef reads the Rollout object, which has no such label (argo-rollouts v1.8.3
+            # utils/analysis/factory.go:25-34), and the query then selects no pod.
+            for arg_name, source in (("canary-hash", "Latest"), ("stable-hash", "Stable")):
+                passed = [a for a in use.get("args", []) if a.get("name") == arg_name]
+                if arg_name in declared and not any(
+                    a.get("valueFrom", {}).get("podTemplateHashValue") == source for a in passed
+                ):
+                    yield Problem(
+                        "analysis",
+                        describe(rollout),
+                        f"{arg_name} is not passed as valueFrom.podTemplateHashValue: {source}",
+                    )
 
 
 @policy("analysis-jobs")
@@ -135,3 +139,7 @@ def canary_options_fit_the_strategy(context: Context) -> Iterator[Problem]:
                 yield Problem(
                     "canary-options", describe(rollout), f"{field} without trafficRouting: {consequence}"
                 )
+        if any("setCanaryScale" in step for step in canary.get("steps") or []):
+            # pkg/apis/rollouts/validation/validation.go:36, :325-326
+            message = "a setCanaryScale step without trafficRouting: the Rollout is InvalidSpec"
+            yield Problem("canary-options", describe(rollout), message)

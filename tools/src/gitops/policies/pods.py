@@ -101,3 +101,27 @@ def no_drill_settings(context: Context) -> Iterator[Problem]:
                         f"sets {variable['name']}, a drill-only setting: injected faults or a model "
                         "that is wrong on purpose",
                     )
+
+
+@policy("volume-access")
+def secret_files_readable(context: Context) -> Iterator[Problem]:
+    """A Secret or ConfigMap volume's files are owned by root, group root, unless the pod sets
+    fsGroup, which becomes their group (kubernetes.io/docs/tasks/configure-pod-container/
+    security-context, "Set the security context for a Pod", v1.33). A mode without read for
+    others then leaves a non-root container unable to read them."""
+    for workload in context.pod_owners():
+        pod = pod_spec(workload)
+        if pod.get("securityContext", {}).get("fsGroup") is not None:
+            continue
+        for volume in pod.get("volumes", []):
+            source = volume.get("secret") or volume.get("configMap")
+            if source is None:
+                continue
+            mode = int(source.get("defaultMode", 0o644))
+            if not mode & 0o004:
+                yield Problem(
+                    "volume-access",
+                    describe(workload),
+                    f"volume {volume['name']} is mounted with mode {mode:04o} and the pod sets no fsGroup: "
+                    "its files are root's, and a non-root container cannot read them",
+                )

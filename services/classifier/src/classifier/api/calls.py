@@ -13,6 +13,7 @@ from classifier.api.body import RequestBody
 from classifier.dataplane import Call, DataPlane, Parsed
 from classifier.deadlines import TIMEOUT_HEADER
 from classifier.inference import ImageClassifier
+from classifier.prediction_signals import GOLDEN_SET_HEADER
 
 
 def http_call(
@@ -27,4 +28,10 @@ def http_call(
         max_bytes=dataplane.max_body_bytes,
         content_length=request.headers.get("content-length"),
     )
-    return Call(model_name=model_name, timeout_ms=request.headers.get(TIMEOUT_HEADER), body=body, parse=parse)
+    return Call(
+        model_name=model_name,
+        timeout_ms=request.headers.get(TIMEOUT_HEADER),
+        body=body,
+        parse=parse,
+        golden_set=request.headers.get(GOLDEN_SET_HEADER) == "1",
+    )
