@@ -2,8 +2,9 @@
 compressed time, three rounds that must agree (healthy promoted, 5% errors and +400 ms aborted,
 from the start or from three minutes in, no traffic paused, Prometheus gone aborted), and the
 burn-rate alert's expression true for the erroring canary; then the model-quality cases (lite2
-promoted, four defects of lite0 aborted by the paired check, all within the SLO). About six
-minutes; the table is printed after the test run."""
+promoted, four defects of lite0 aborted by the paired check, labels out of order aborted by the
+live metrics alone where the paired floors are lowered, all within the SLO). About nine minutes;
+the table is printed after the test run."""
 
 from __future__ import annotations
 
@@ -46,4 +47,4 @@ def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(
     for case in QUALITY_CASES:
         if case.defect and case.paired_floors is None:
             assert {o.phases for o in report.outcomes[f"{case.name} (prod)"]} == {(("Step", "Failed"),)}
-    assert report.seconds < 600
+    assert report.seconds < 900

@@ -121,7 +121,8 @@ def measure_due(run: Run, now: float, measure: Measure, run_job: RunJob, speedup
         if spec.name in run.jobs:
             started = time.monotonic()
             phase = run_job(run.jobs[spec.name])
-            due += (time.monotonic() - started) * speedup
+            # In whole seconds, as the controller reads FinishedAt back (a metav1.Time).
+            due += round((time.monotonic() - started) * speedup)
         else:
             values, error = measure(run.queries[spec.name])
             phase = measurement_phase(spec, values, error)

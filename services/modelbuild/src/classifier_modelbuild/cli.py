@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drill-defect",
         choices=DRILL_DEFECTS,
-        help="DRILL ONLY: build a deliberately wrong artifact, version drill-<defect>, which the "
-        "service refuses unless CLASSIFIER_ALLOW_DRILL_DEFECTS=true",
+        help="DRILL ONLY: build a deliberately wrong artifact into the directory drill-<defect> (its "
+        "metadata keeps the healthy name and version, marked drill_defect), which the service refuses "
+        "unless CLASSIFIER_ALLOW_DRILL_DEFECTS=true",
     )
     args = parser.parse_args(argv)
     try:
