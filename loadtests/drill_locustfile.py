@@ -8,13 +8,11 @@ the model-quality metrics compare like with like.
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import random
 
 from locust import HttpUser, between, task
-from PIL import Image
 
 from classifier_modelbuild.photo_mix import photo_mix
 
@@ -22,13 +20,7 @@ TARGETS = [t for t in os.environ.get("DRILL_TARGETS", "").split(",") if t]
 TRAFFIC_SEED = 1  # the golden set's is 7 (classifier_modelbuild.golden)
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-BODIES = [_jpeg(view.image) for view in photo_mix(360, TRAFFIC_SEED)]
+BODIES = [view.jpeg() for view in photo_mix(360, TRAFFIC_SEED)]
 
 
 class DrillUser(HttpUser):

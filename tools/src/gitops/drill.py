@@ -350,10 +350,10 @@ def run_round(stack: Stack, stable: Target, number: int, report: DrillReport, go
                 report.requests_per_window.setdefault(case.name, []).append(counted)
         if number == 1:
             report.burning = burning_namespaces(stack.prometheus.url)
-        live = environment_rollout("dev")[1][LIVE]
+        templates = environment_rollout("dev")[1]
         args = live_args(stack.prometheus.url, "healthy", number)
         report.live.setdefault("healthy", []).append(
-            measure_once(live, args, measurer(args["prometheus"]), SPEEDUP)
+            measure_once(templates, LIVE, args, measurer(args["prometheus"]), SPEEDUP)
         )
     for (name, _, _, _), outcome in zip(plays, outcomes, strict=True):
         report.outcomes.setdefault(name, []).append(outcome)
@@ -414,11 +414,11 @@ def run_quality_round(stack: Stack, stable: Target, number: int, report: DrillRe
         templates = environment_rollout("dev")[1]
         for case in QUALITY_CASES:
             args = live_args(prometheus, case.name, number)
-            step = measure_once(templates[STEP_TEMPLATE], args, measurer(prometheus), SPEEDUP)
+            step = measure_once(templates, STEP_TEMPLATE, args, measurer(prometheus), SPEEDUP)
             report.slo.setdefault(case.name, []).append(
                 {metric: phase for metric, (phase, _) in step.items()}
             )
-            live = measure_once(templates[LIVE], args, measurer(prometheus), SPEEDUP)
+            live = measure_once(templates, LIVE, args, measurer(prometheus), SPEEDUP)
             report.live.setdefault(case.name, []).append(live)
     for name, outcome in outcomes.items():
         report.outcomes.setdefault(name, []).append(outcome)

@@ -20,10 +20,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gitops.analysis_eval import render_args
-from gitops.analysis_model import MetricSpec, Phase, measurement_phase
+from gitops.analysis_model import Phase, measurement_phase
 from gitops.render import Manifest
-from gitops.rollout_sim import Measure, RunJob, scale_windows
+from gitops.rollout_sim import Measure, RunJob, start_run
 
 CHECK = "classifier-quality-check"
 
@@ -81,22 +80,19 @@ def once(run_job: RunJob) -> RunJob:
 
 def paired_job(templates: dict[str, Manifest], template_name: str) -> dict[str, Any]:
     """The paired check's Job spec as a run renders it with the template's own argument values."""
-    template = templates[template_name]
-    values = {a["name"]: str(a["value"]) for a in template["spec"].get("args", []) if "value" in a}
-    (metric,) = template["spec"]["metrics"]
-    return dict(json.loads(render_args(json.dumps(metric["provider"]["job"]["spec"]), values)))
+    run = start_run("Step", {"templates": [{"templateName": template_name}]}, templates, {}, 0.0, 1.0)
+    (job,) = run.jobs.values()
+    return job
 
 
 def measure_once(
-    template: Manifest, args: dict[str, str], measure: Measure, speedup: float
+    templates: dict[str, Manifest], name: str, args: dict[str, str], measure: Measure, speedup: float
 ) -> dict[str, tuple[Phase, list[float] | None]]:
-    """One measurement of each of a template's Prometheus metrics, judged as Argo Rollouts
-    would: metric -> (phase, the query's values)."""
-    values = {a["name"]: str(a["value"]) for a in template["spec"].get("args", []) if "value" in a} | args
+    """One measurement of each of a template's Prometheus metrics, rendered as a run renders
+    them and judged as Argo Rollouts would: metric -> (phase, the query's values)."""
+    run = start_run("Step", {"templates": [{"templateName": name}]}, templates, args, 0.0, speedup)
     measured = {}
-    for metric in template["spec"]["metrics"]:
-        spec = MetricSpec.from_template(metric, values)
-        query = scale_windows(render_args(metric["provider"]["prometheus"]["query"], values), speedup)
-        result, error = measure(query)
+    for spec in run.specs:
+        result, error = measure(run.queries[spec.name])
         measured[spec.name] = (measurement_phase(spec, result, error), result)
     return measured

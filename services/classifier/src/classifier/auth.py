@@ -20,6 +20,11 @@ logger = logging.getLogger("classifier")
 _RECHECK_EVERY_S = 5.0
 
 
+def tokens_in(lines: list[str]) -> list[str]:
+    """A token file's tokens: one per line, blank lines and `#` comments skipped."""
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 class TokenFile:
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -61,8 +66,6 @@ class TokenFile:
                 )
                 return
             raise ValueError(f"cannot read the token file {self._path}: {error}") from None
-        self._tokens = tuple(
-            t.strip().encode() for t in lines if t.strip() and not t.lstrip().startswith("#")
-        )
+        self._tokens = tuple(token.encode() for token in tokens_in(lines))
         self._mtime_ns = stat.st_mtime_ns
         logger.info("token file loaded", extra={"event": "tokens_loaded", "tokens": len(self._tokens)})

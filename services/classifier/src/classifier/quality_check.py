@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from classifier.auth import tokens_in
 from classifier.prediction_signals import GOLDEN_SET_HEADER
 
 MANIFEST = "manifest.json"  # as classifier_modelbuild.golden writes it
@@ -213,15 +214,14 @@ def run_check(
 
 
 def _first_token(path: Path) -> str:
-    """The first token in a tokens file as the service reads it (blank lines and # comments skipped)."""
+    """The first token in a tokens file, read as the service reads it (classifier.auth)."""
     try:
-        lines = path.read_text().splitlines()
+        tokens = tokens_in(path.read_text().splitlines())
     except OSError as error:
         raise CheckError(f"cannot read the token file: {error}") from None
-    for line in lines:
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line.strip()
-    raise CheckError(f"{path} holds no token")
+    if not tokens:
+        raise CheckError(f"{path} holds no token")
+    return tokens[0]
 
 
 def main(argv: list[str] | None = None) -> int:

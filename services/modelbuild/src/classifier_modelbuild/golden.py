@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 from pathlib import Path
@@ -29,9 +28,7 @@ def write_golden_set(output: Path, count: int = GOLDEN_COUNT, seed: int = GOLDEN
     output.mkdir(parents=True, exist_ok=True)
     images = []
     for view in photo_mix(count, seed):
-        buffer = io.BytesIO()
-        view.image.save(buffer, format="JPEG", quality=90)
-        data = buffer.getvalue()
+        data = view.jpeg()
         file = f"{view.name}.jpg"
         (output / file).write_bytes(data)
         images.append(

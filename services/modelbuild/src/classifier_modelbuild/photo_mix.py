@@ -9,6 +9,7 @@ Colour photos dominate, because a swapped-channel model is indistinguishable on 
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +43,12 @@ class View:
     image: Image.Image
     area: float
     expected: tuple[str, ...]
+
+    def jpeg(self) -> bytes:
+        """As a client sends it (quality 90, like classifier_testkit.photos)."""
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="JPEG", quality=90)
+        return buffer.getvalue()
 
 
 @cache
