@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import gammaln, xlogy  # type: ignore[import-untyped]  # scikit-image's dependency
+from scipy.special import gammaln, xlogy  # type: ignore[import-untyped]  # pinned in requirements/dev.txt
 from scipy.stats import beta  # type: ignore[import-untyped]
 
 from classifier.artifact import Preprocessing
