@@ -14,7 +14,7 @@ MODEL_SOURCES := $(wildcard services/modelbuild/src/classifier_modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help system-packages setup model drill-models run test lint format bench docs generate validate promote checkov image image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
+.PHONY: help system-packages setup model model-int8 drill-models run run-int8 test lint format bench docs generate validate promote checkov image image-int8 image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ model: $(MODEL_DIR)/metadata.json ## build the model artifact (MODEL_VARIANT=lit
 $(MODEL_DIR)/metadata.json: $(SETUP_STAMP) $(MODEL_SOURCES)
 	$(BIN)/classifier-build-model --variant $(MODEL_VARIANT) --output artifacts
 
+INT8_DIR := $(MODEL_DIR)+int8
+
+model-int8: $(INT8_DIR)/metadata.json ## build the model's int8 execution (OpenVINO), version 1+int8, checked against it
+
+$(INT8_DIR)/metadata.json: $(MODEL_DIR)/metadata.json $(MODEL_SOURCES)
+	$(BIN)/classifier-build-model --variant $(MODEL_VARIANT) --version $(notdir $(MODEL_DIR)) --execution openvino-int8 --output artifacts
+
 DRILL_DEFECTS := shuffled-labels swapped-channels wrong-normalisation wrong-crop
 DRILL_MODELS := $(foreach defect,$(DRILL_DEFECTS),$(dir $(MODEL_DIR))drill-$(defect)/metadata.json)
 
@@ -50,8 +57,11 @@ drill-models: $(DRILL_MODELS) ## DRILL ONLY: defective artifacts next to the mod
 $(dir $(MODEL_DIR))drill-%/metadata.json: $(MODEL_DIR)/metadata.json $(MODEL_SOURCES)
 	$(BIN)/classifier-build-model --variant $(MODEL_VARIANT) --version $(notdir $(MODEL_DIR)) --drill-defect $* --output artifacts
 
-run: model ## serve the default model on 127.0.0.1:8000
+run: model ## serve the default model on 127.0.0.1:8000 (the int8 one: make run-int8)
 	CLASSIFIER_MODEL_DIR=$(MODEL_DIR) $(BIN)/classifier-serve
+
+run-int8: model-int8 ## serve the model's int8 execution (version 1+int8) on 127.0.0.1:8000
+	CLASSIFIER_MODEL_DIR=$(INT8_DIR) $(BIN)/classifier-serve
 
 SHELL_SCRIPTS := $(wildcard .ci/run .ci/*.sh .github/e2e/*.sh services/classifier/container/*.sh cluster/*.sh)
 
@@ -70,7 +80,7 @@ format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 system-packages: ## Debian packages the tests drive (shellcheck, prometheus, chromium, podman)
 	.ci/system-packages.sh
 
-test: system-packages lint model checkov ## set up, lint, validate every environment and run the whole test suite
+test: system-packages lint model model-int8 checkov ## set up, lint, validate every environment and run the whole test suite
 	$(BIN)/gitops-generate --check
 	$(BIN)/gitops-cost --check
 	$(BIN)/gitops-validate
@@ -85,14 +95,19 @@ image: system-packages ## build the runtime image with podman (base image built 
 	services/classifier/container/build-base-image.sh
 	WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE) runtime
 
+image-int8: system-packages ## build the runtime image of the model's int8 execution (version 1+int8), tagged IMAGE-int8
+	services/classifier/container/build-base-image.sh
+	MODEL_VERSION=1+int8 WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE)-int8 runtime
+
 image-gpu: ## build the GPU flavour (torch with CUDA; ~6 GB, not part of CI)
 	services/classifier/container/build-base-image.sh
 	WHEEL_DIRS=$(WHEEL_DIRS) services/classifier/container/build-image.sh $(IMAGE)-gpu runtime-gpu
 
-image-test: $(SETUP_STAMP) ## run the image read-only as its numeric user and smoke-test it
-	CLASSIFIER_IMAGE=$(IMAGE) $(BIN)/python -m pytest -p no:cacheprovider services/classifier/container_tests
+image-test: $(SETUP_STAMP) ## run the images (make image image-int8) read-only as their numeric user and smoke-test them
+	CLASSIFIER_IMAGE=$(IMAGE) CLASSIFIER_INT8_IMAGE=$(IMAGE)-int8 \
+		$(BIN)/python -m pytest -p no:cacheprovider services/classifier/container_tests
 
-bench: model ## measure throughput and latency against the naive baseline; writes docs/performance.md
+bench: model model-int8 ## measure throughput and latency against the naive baseline; writes docs/performance.md
 	$(BIN)/pip install --quiet -r requirements/bench.txt
 	$(BIN)/python benchmarks/bench_service.py --output docs/performance.md
 
@@ -117,7 +132,7 @@ cluster-up: ## local kind cluster with ingress-nginx, Argo CD and the bootstrap 
 cluster-down: ## delete the local kind cluster
 	cluster/cluster-down.sh
 
-drill: model drill-models ## canary drill: real Prometheus and locust, whole AnalysisRuns in compressed time, three agreeing rounds
+drill: model model-int8 drill-models ## canary drill: real Prometheus and locust, whole AnalysisRuns in compressed time, three agreeing rounds
 	$(BIN)/gitops-drill
 
 alert-drill: system-packages $(SETUP_STAMP) ## alert delivery: real Prometheus and Alertmanager, each failure's page timed to the pager

@@ -10,7 +10,10 @@ Everything runs in one invocation on one machine with the same photos and the sa
     latency then c=1, and c=8;
   * HTTP, closed loop (`load_client.py`, its own process): overload at c=256, and the naive
     FastAPI + eager-torch baseline at 1, 8, 32;
-  * the targets of the throughput issue, computed from those numbers.
+  * the model's int8 execution (version 1+int8, the new ceiling): its all-cores limit and HTTP
+    c=1, 8, 32, and c=1 on the four small photos alone; and every CPU execution of the model side
+    by side, model alone and whole pipeline, per core (`cpu_executions.py`);
+  * the targets of the throughput issues, computed from those numbers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from cpu_executions import cpu_model, executions_table, measure_executions
 from stage_times import measure_stages, stages_table
 
 from classifier.backends import load_model
@@ -47,6 +51,9 @@ REPO = Path(__file__).resolve().parents[1]
 CLIENT = Path(__file__).with_name("load_client.py")
 NAIVE_APP = Path(__file__).with_name("naive_fastapi_app.py")
 DEFAULT_MODEL_DIR = REPO / "artifacts" / "efficientnet-lite0" / "1"
+DEFAULT_INT8_DIR = REPO / "artifacts" / "efficientnet-lite0" / "1+int8"
+INT8 = "classifier, int8 (1+int8)"
+SMALL_PHOTOS = 4  # the first four of the mix: the photos as scikit-image ships them
 WARMUP_S = 3.0  # of every HTTP run, before the measured seconds
 ADMISSION_WAIT_MS = Settings().admission_wait_ms  # the service runs with its defaults
 PHOTO_MIX = (
@@ -104,7 +111,7 @@ def single_image(
 
 def parallel_threads(model_dir: Path, pipelines: int, bodies: list[bytes], seconds: float) -> float:
     """Images/s with `pipelines` threads, each decode -> preprocess -> 1-thread inference."""
-    one = _pipeline(model_dir, "onnxruntime", 1)
+    one = _pipeline(model_dir, "auto", 1)
     for body in bodies:
         one(body)
     counts = [0] * pipelines
@@ -124,7 +131,7 @@ def parallel_threads(model_dir: Path, pipelines: int, bodies: list[bytes], secon
 
 
 def _process_loop(model_dir: Path, bodies: list[bytes], seconds: float, ready: Any, queue: Any) -> None:
-    one = _pipeline(model_dir, "onnxruntime", 1)
+    one = _pipeline(model_dir, "auto", 1)
     for body in bodies:
         one(body)
     ready.wait()  # every process loaded and warm: all start together
@@ -396,6 +403,21 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
             stress["p99_ms"] <= 5000,
         ),
     ]
+    int8 = report["int8"]
+    small = int8["c1_small_photos"]
+    rows += [
+        (
+            "6. int8: c=1 p50 <= 12 ms on the four small photos",
+            f"{small['p50_ms']:.1f} ms",
+            small["p50_ms"] <= 12.0,
+        ),
+        (
+            "6. int8: c=32 HTTP >= 90% of its in-process all-cores limit",
+            f"{http[(INT8, 32)]['ok_rps']:.1f} / {int8['limit_images_per_s']:.1f} "
+            f"= {http[(INT8, 32)]['ok_rps'] / int8['limit_images_per_s']:.1%}",
+            http[(INT8, 32)]["ok_rps"] >= 0.9 * int8["limit_images_per_s"],
+        ),
+    ]
     return rows
 
 
@@ -514,15 +536,50 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "",
         f"Service settings: defaults for this machine ({report['tuning']}).",
         "",
+        *_int8_section(report, rounds),
         "Raw numbers: `docs/performance.json`.",
         "",
     ]
     return "\n".join(lines)
 
 
+def _int8_section(report: dict[str, Any], rounds: list[dict[str, Any]]) -> list[str]:
+    int8, http = report["int8"], {(r["server"], r["concurrency"]): r for r in report["http"]}
+    float32_limit = median_round(rounds, _c32_share)["limit_images_per_s"]
+    int8_32, float32_32 = http[(INT8, 32)], http[("classifier", 32)]
+    return [
+        "## The int8 execution (version 1+int8): the new ceiling",
+        "",
+        "`make model-int8` builds it from the float32 artifact (OpenVINO IR, NNCF post-training",
+        'quantization; docs/decisions.md, "A faster CPU execution"); the service runs it with OpenVINO.',
+        "Its all-cores limit (single-threaded pipelines, "
+        f"{int8['limit_configuration']}, before and after its c=32 averaged): "
+        f"**{int8['limit_images_per_s']:.1f} images/s**, against {float32_limit:.1f} for float32 (median "
+        f"round above): {int8['limit_images_per_s'] / float32_limit:.2f}x.",
+        f"HTTP c=32: {int8_32['ok_rps']:.1f} images/s, p99 {int8_32['p99_ms']:.0f} ms (float32: "
+        f"{float32_32['ok_rps']:.1f}, p99 {float32_32['p99_ms']:.0f} ms); the other runs are in the table"
+        " above.",
+        "On the four small photos alone (what docs/performance-peers.md sends), c=1 gives p50 "
+        f"{int8['c1_small_photos']['p50_ms']:.1f} ms and {int8['c1_small_photos']['ok_rps']:.1f} images/s.",
+        "",
+        "## CPU executions of the model, side by side",
+        "",
+        f"On {report['executions']['cpu']}. Per core: one single-threaded process per core side by side,",
+        "total / cores. Model alone: the four small photos' tensors, batch 1. Pipeline: their JPEG bytes,",
+        "decoded and preprocessed as the service does, then the model. Agreement: top-1 equal to",
+        "float32's on the model build's 360 variant views (classifier_modelbuild.agreement). ONNX Runtime",
+        "int8 is static QDQ (per-channel weights) calibrated on the int8 artifact's views; OpenVINO",
+        "float32 is the ONNX graph converted, run in float32.",
+        "",
+        *executions_table(report["executions"]["rows"]),
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--int8-model-dir", type=Path, default=DEFAULT_INT8_DIR)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of in-process and HTTP runs")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
@@ -579,6 +636,13 @@ def main() -> None:
             stress = load(base + "/v1/classify", files, 256, args.seconds)
             report["overload_ignoring_retry_after"] = stress | {"peak_rss_mb": peak_rss_mb(pid)}
             report["tuning"] = _tuning(base)
+        print("classifier, int8 ...", file=sys.stderr)
+        report["int8"] = measure_int8(args.int8_model_dir, files, bodies, cpus, args.seconds)
+        report["http"] += [
+            {"server": INT8, **report["int8"].pop(f"c{concurrency}")} for concurrency in (1, 8, 32)
+        ]
+        print("CPU executions ...", file=sys.stderr)
+        report["executions"] = {"cpu": cpu_model(), "rows": measure_executions(args.seconds / 2)}
         print("naive baseline ...", file=sys.stderr)
         with local_server(command=[sys.executable, str(NAIVE_APP)], ready_path="/health") as server:
             base = server.base_url
@@ -590,6 +654,28 @@ def main() -> None:
     args.output.write_text(markdown(report, command))
     args.output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(args.output.read_text())
+
+
+def measure_int8(
+    model_dir: Path, files: list[Path], bodies: list[bytes], cpus: int, seconds: float
+) -> dict[str, Any]:
+    """The int8 version over HTTP, and its all-cores limit measured around its c=32 as above."""
+    env = {"CLASSIFIER_MODEL_DIR": str(model_dir), "CLASSIFIER_LOG_LEVEL": "warning"}
+    with local_server(env) as server:
+        url = server.base_url + "/v1/classify"
+        before = all_cores_limit(model_dir, cpus, bodies, seconds / 2)
+        c32 = load(url, files, 32, seconds)
+        after = all_cores_limit(model_dir, cpus, bodies, seconds / 2)
+        best = max(("processes", "threads"), key=lambda c: before[c] + after[c])
+        return {
+            "limits": {"before": before, "after": after},
+            "limit_configuration": best,
+            "limit_images_per_s": (before[best] + after[best]) / 2,
+            "c1": load(url, files, 1, seconds / 2),
+            "c8": load(url, files, 8, seconds),
+            "c32": c32,
+            "c1_small_photos": load(url, files[:SMALL_PHOTOS], 1, seconds / 2),
+        }
 
 
 def _tuning(base: str) -> str:

@@ -2,7 +2,8 @@
 compressed time, three rounds that must agree (healthy promoted, 5% errors and +400 ms aborted,
 from the start or from three minutes in, no traffic paused, Prometheus gone aborted), and the
 burn-rate alert's expression true for the erroring canary; then the model-quality cases (lite2
-promoted, four defects of lite0 aborted by the paired check, labels out of order aborted by the
+promoted, lite0's int8 build promoted as the same network,
+four defects of lite0 aborted by the paired check, labels out of order aborted by the
 live metrics alone where the paired floors are lowered, all within the SLO). About nine minutes;
 the table is printed after the test run."""
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from classifier_testkit.artifacts import default_artifact
+from classifier_testkit.artifacts import default_artifact, int8_artifact
 from gitops.drill import CASES, OUTAGE, QUALITY_CASES, run_drill
 
 
 @pytest.fixture(scope="module")
 def artifact_built() -> None:
     default_artifact()  # the drill's services load it
+    int8_artifact()
 
 
 def test_drill_verdicts_are_argo_rollouts_and_agree_every_round(

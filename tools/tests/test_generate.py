@@ -73,6 +73,15 @@ def test_the_judging_comes_from_the_slos() -> None:
         (("dev: {pages: false,", "dev: {pages: no-thanks,"), "pages must be true or false"),
         (("prod: {pages: true, always_serves: true}", "prod: {pages: true}"), "always_serves"),
         (("\nalerting:\n", "\nalerting_off:\n"), "alerting"),
+        (
+            ("same_network: {min_agreement: 0.85,", "same_network: {min_agreement: 0.97,"),
+            "floors go from the same model's down to a new model's",
+        ),
+        (
+            ("same_network: {min_agreement: 0.85,", "same_network: {min_agreement: 0.3,"),
+            "floors go from the same model's down to a new model's",
+        ),
+        (("    same_network: {", "    same_netwrk: {"), "missing or invalid field: 'same_network'"),
     ],
 )
 def test_inconsistent_slos_are_refused(tmp_path: Path, edit: tuple[str, str], message: str) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the classifier image with podman from the repository root.
 #   build-image.sh [TAG] [TARGET]      (defaults: localhost/classifier:dev runtime)
+# MODEL_VERSION picks the model version the image serves (default 1; 1+int8: its int8 execution).
 # BASE_IMAGE picks the base (default: the locally built Debian image). Where the host keeps
 # local wheel folders (WHEEL_DIRS, colon-separated), they are mounted read-only so pip finds
 # large wheels such as torch there instead of downloading them; the host CA bundle is passed
@@ -13,6 +14,7 @@ root=$(git rev-parse --show-toplevel)
 
 args=(--format docker --layers --target "${target}" --tag "${tag}"
   --build-arg "BASE_IMAGE=${base}"
+  --build-arg "MODEL_VERSION=${MODEL_VERSION:-1}"
   --build-arg "REVISION=$(git -C "${root}" rev-parse HEAD 2>/dev/null || echo unknown)"
   --file "${root}/services/classifier/Dockerfile")
 if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then

@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from classifier_testkit.ports import free_port
 from classifier_testkit.server import READY_PATH, wait_ready
 
 IMAGE = os.environ.get("CLASSIFIER_IMAGE", "localhost/classifier:dev")
+INT8_IMAGE = os.environ.get("CLASSIFIER_INT8_IMAGE", "localhost/classifier:dev-int8")
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -63,6 +65,8 @@ def test_the_paired_quality_check_runs_from_the_image_on_its_golden_set(containe
     floors = [
         "--same-model-min-agreement=1",
         "--same-model-min-top5-overlap=1",
+        "--same-network-min-agreement=1",
+        "--same-network-min-top5-overlap=1",
         "--new-model-min-agreement=1",
         "--new-model-min-top5-overlap=1",
         "--min-accuracy=0.8",
@@ -125,6 +129,33 @@ def test_image_holds_no_build_or_test_code() -> None:
     )
     found = podman("run", "--rm", "--entrypoint", "/opt/venv/bin/python", IMAGE, "-c", check, *modules).stdout
     assert found.strip() == "[] False"
+
+
+def test_the_int8_image_serves_its_own_version_with_openvino_and_nothing_else() -> None:
+    """The image `make image-int8` builds: version 1+int8, read-only, only the int8 model inside."""
+    port = free_port()
+    container_id = podman(
+        "run", "--detach", "--read-only", "--tmpfs", "/tmp:rw,size=64m", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges", "--publish", f"127.0.0.1:{port}:8000", INT8_IMAGE,
+    ).stdout.strip()  # fmt: skip
+    try:
+        wait_ready(f"http://127.0.0.1:{port}{READY_PATH}", 90)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/classify",
+            content=photos.encode("coffee"),
+            headers={"content-type": "image/jpeg"},
+            timeout=30,
+        )
+        model = response.json()["model"]
+        assert (model["version"], model["backend"]) == ("1+int8", "openvino")
+        assert response.json()["predictions"][0]["label"] == "espresso"
+        models = podman("exec", container_id, "find", "/opt/model", "-type", "f").stdout.split()
+        files = sorted(Path(m).name for m in models)
+        assert files == ["metadata.json", "model.bin", "model.xml", "parity.json"]
+    finally:
+        podman("rm", "--force", container_id, check=False)
+    labels = json.loads(podman("image", "inspect", INT8_IMAGE).stdout)[0]["Config"]["Labels"]
+    assert labels["io.modelserving.model.version"] == "1+int8"
 
 
 def test_sigterm_stops_it_cleanly_within_the_grace_period(container: tuple[str, str]) -> None:

@@ -1,4 +1,5 @@
-"""Both backends load the artifact and give the right, and the same, answers on real photos."""
+"""Every backend loads its artifact and gives the right, and the same, answers on real photos;
+the backend follows the artifact (auto), and a backend that cannot read the artifact is refused."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.backends import load_model
+from classifier.artifact import ArtifactError
+from classifier.backends import check_artifact, load_model
 from classifier.config import Settings
 from classifier.decode import decode_image
 from classifier.preprocess import preprocess
 from classifier_modelbuild.parity import top5
 from classifier_testkit import photos
+from classifier_testkit.artifacts import int8_artifact
 from classifier_testkit.server import StartServer
 
 PHOTOS = ("coffee", "chelsea", "rocket", "astronaut")
@@ -25,9 +28,10 @@ def batch(artifact_dir: Path) -> np.ndarray:
     return np.stack([preprocess(decode_image(photos.encode(n), max_pixels=10**8), spec) for n in PHOTOS])
 
 
-@pytest.fixture(scope="module", params=["onnxruntime", "torch"])
+@pytest.fixture(scope="module", params=["onnxruntime", "torch", "openvino"])
 def logits(request: pytest.FixtureRequest, artifact_dir: Path, batch: np.ndarray) -> np.ndarray:
-    _, backend = load_model(Settings(model_dir=artifact_dir, backend=request.param, inference_threads=2))
+    model_dir = int8_artifact() if request.param == "openvino" else artifact_dir
+    _, backend = load_model(Settings(model_dir=model_dir, backend=request.param, inference_threads=2))
     assert backend.name == request.param
     assert backend.device == "cpu"
     return backend.predict(batch)
@@ -51,8 +55,44 @@ def test_backends_agree_on_top5(artifact_dir: Path, batch: np.ndarray) -> None:
     np.testing.assert_allclose(results["onnxruntime"], results["torch"], atol=2e-3)
 
 
-def test_batch_answers_equal_single_answers(artifact_dir: Path, batch: np.ndarray) -> None:
-    _, backend = load_model(Settings(model_dir=artifact_dir, inference_threads=2))
+def test_the_int8_execution_keeps_float32s_top1_on_the_photos(artifact_dir: Path, batch: np.ndarray) -> None:
+    _, float32 = load_model(Settings(model_dir=artifact_dir, inference_threads=2))
+    _, int8 = load_model(Settings(model_dir=int8_artifact(), inference_threads=2))
+    assert int8.name == "openvino"
+    reference, quantized = float32.predict(batch), int8.predict(batch)
+    assert list(reference.argmax(axis=1)) == list(quantized.argmax(axis=1))
+    assert not np.allclose(reference, quantized, atol=1e-3)  # it is another execution, not a copy
+
+
+@pytest.mark.parametrize(("int8", "backend"), [(False, "auto"), (True, "auto"), (False, "torch")])
+def test_auto_picks_the_artifacts_runtime(artifact_dir: Path, int8: bool, backend: str) -> None:
+    model_dir = int8_artifact() if int8 else artifact_dir
+    _, chosen = check_artifact(Settings(model_dir=model_dir, backend=backend))  # type: ignore[arg-type]
+    assert chosen == ("openvino" if int8 else "onnxruntime" if backend == "auto" else backend)
+
+
+@pytest.mark.parametrize(
+    ("int8", "backend", "message"),
+    [
+        (True, "onnxruntime", "CLASSIFIER_BACKEND=onnxruntime: .* has no model.onnx: it is an artifact "
+         r"for openvino \(int8\); .* leave CLASSIFIER_BACKEND at auto"),
+        (True, "torch", "CLASSIFIER_BACKEND=torch: .* has no model.torchscript.pt"),
+        (False, "openvino", "CLASSIFIER_BACKEND=openvino: .* has no model.xml: it is an artifact "
+         "for onnxruntime$"),
+    ],
+)  # fmt: skip
+def test_a_backend_that_cannot_read_the_artifact_is_refused(
+    artifact_dir: Path, int8: bool, backend: str, message: str
+) -> None:
+    model_dir = int8_artifact() if int8 else artifact_dir
+    with pytest.raises(ArtifactError, match=message):
+        check_artifact(Settings(model_dir=model_dir, backend=backend))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_batch_answers_equal_single_answers(artifact_dir: Path, batch: np.ndarray, int8: bool) -> None:
+    model_dir = int8_artifact() if int8 else artifact_dir
+    _, backend = load_model(Settings(model_dir=model_dir, inference_threads=2))
     together = backend.predict(batch)
     alone = np.concatenate([backend.predict(batch[i : i + 1]) for i in range(len(batch))])
     np.testing.assert_allclose(together, alone, atol=1e-4)
@@ -68,6 +108,18 @@ def test_device_choice_follows_the_hardware(artifact_dir: Path) -> None:
     else:
         with pytest.raises(RuntimeError, match="no CUDA device"):
             load_model(Settings(model_dir=artifact_dir, backend="torch", device="cuda"))
+
+
+def test_the_int8_artifact_serves_over_http_as_its_own_version(
+    start_server: StartServer, coffee_jpeg: bytes
+) -> None:
+    server = start_server(model_dir=str(int8_artifact()))
+    response = server.client.post("/v1/classify", content=coffee_jpeg, headers={"content-type": "image/jpeg"})
+    model = response.json()["model"]
+    assert (model["name"], model["version"], model["backend"]) == ("efficientnet-lite0", "1+int8", "openvino")
+    assert response.json()["predictions"][0]["label"] == "espresso"
+    assert 'version="1+int8"' in server.client.get("/metrics").text
+    server.stop()
 
 
 def test_torch_backend_serves_over_http(start_server: StartServer, coffee_jpeg: bytes) -> None:

@@ -14,7 +14,7 @@ from classifier.config import Settings, SettingsError, describe
 
 def test_defaults_serve_lite0_on_loopback_8000() -> None:
     settings = Settings.from_env({})
-    assert (settings.host, settings.port, settings.backend) == ("127.0.0.1", 8000, "onnxruntime")
+    assert (settings.host, settings.port, settings.backend) == ("127.0.0.1", 8000, "auto")
     assert settings.model_dir == Path("artifacts/efficientnet-lite0/1")
     assert settings.max_body_bytes == 8 * 1024 * 1024
     assert not settings.faults_enabled
@@ -33,7 +33,7 @@ def test_values_are_parsed_by_type() -> None:
     [
         ("CLASSIFIER_PORT", "eighty", "expected int"),
         ("CLASSIFIER_PORT", "70000", "must be a TCP port"),
-        ("CLASSIFIER_BACKEND", "tensorflow", "expected one of onnxruntime, torch"),
+        ("CLASSIFIER_BACKEND", "tensorflow", "expected one of auto, onnxruntime, openvino, torch"),
         ("CLASSIFIER_MAX_BODY_BYTES", "0", "must be greater than 0"),
         ("CLASSIFIER_FAULT_ERROR_RATE", "1.5", "must be between 0 and 1"),
         ("CLASSIFIER_SHUTDOWN_TIMEOUT_S", "-1", "must be 0 or more"),
@@ -84,3 +84,20 @@ def test_drill_defects_are_refused_unless_a_drill_allows_them() -> None:
     assert Settings.from_env({"CLASSIFIER_ALLOW_DRILL_DEFECTS": "true"}).allow_drill_defects
     with pytest.raises(SettingsError, match="CLASSIFIER_ALLOW_DRILL_DEFECTS='maybe' is invalid"):
         Settings.from_env({"CLASSIFIER_ALLOW_DRILL_DEFECTS": "maybe"})
+
+
+def test_a_backend_that_cannot_read_the_artifact_exits_nonzero_with_one_line_reason() -> None:
+    from classifier_testkit.artifacts import int8_artifact
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSIFIER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "classifier"],
+        env=env | {"CLASSIFIER_MODEL_DIR": str(int8_artifact()), "CLASSIFIER_BACKEND": "onnxruntime"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("classifier: model artifact error: CLASSIFIER_BACKEND=onnxruntime: ")
+    assert line.endswith("leave CLASSIFIER_BACKEND at auto")

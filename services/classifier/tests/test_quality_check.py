@@ -9,18 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from classifier.quality_check import CheckError, Client, Floors, main, run_check
+from classifier.quality_check import CheckError, Client, Floors, FloorsByKind, kinship, main, run_check
 from classifier_modelbuild.golden import write_golden_set
-from classifier_testkit.artifacts import drill_artifact
+from classifier_testkit.artifacts import drill_artifact, int8_artifact
 from classifier_testkit.ports import free_port
 from classifier_testkit.server import ServerProcess, StartServer
 
 # Test floors, not platform/slo/slos.yaml's: these tests are about the check's logic.
 SAME_MODEL = Floors(agreement=0.95, top5_overlap=0.95, accuracy=0.6)
 NEW_MODEL = Floors(agreement=0.3, top5_overlap=0.4, accuracy=0.6)
+FLOORS = FloorsByKind(SAME_MODEL, Floors(agreement=0.85, top5_overlap=0.85, accuracy=0.6), NEW_MODEL)
 FLOOR_ARGS = [
     "--same-model-min-agreement=0.95",
     "--same-model-min-top5-overlap=0.95",
+    "--same-network-min-agreement=0.85",
+    "--same-network-min-top5-overlap=0.85",
     "--new-model-min-agreement=0.3",
     "--new-model-min-top5-overlap=0.4",
     "--min-accuracy=0.6",
@@ -53,6 +56,31 @@ def test_the_same_model_agrees_with_itself(
     assert (report["agreement"], report["top5_overlap"]) == (1.0, 1.0)
     assert report["labelled"] > 0
     assert report["canary_accuracy"] == report["stable_accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("canary", "stable", "kind"),
+    [
+        ("efficientnet-lite0:1", "efficientnet-lite0:1", "same-model"),
+        ("efficientnet-lite0:1+int8", "efficientnet-lite0:1", "same-network"),
+        ("efficientnet-lite0:1", "efficientnet-lite0:1+int8", "same-network"),
+        ("efficientnet-lite0:1+int8", "efficientnet-lite0:1+bf16", "same-network"),
+        ("efficientnet-lite0:2+int8", "efficientnet-lite0:1", "new-model"),
+        ("efficientnet-lite2:1", "efficientnet-lite0:1", "new-model"),
+        ("efficientnet-lite0:10", "efficientnet-lite0:1", "new-model"),
+    ],
+)
+def test_kinship_reads_semver_build_metadata(canary: str, stable: str, kind: str) -> None:
+    assert kinship(canary, stable) == kind
+
+
+def test_the_int8_build_passes_as_the_same_network_not_as_the_same_model(
+    golden: Path, server: ServerProcess, start_server: StartServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canary = start_server(model_dir=str(int8_artifact()))
+    code, report = check(golden, canary, server, capsys)
+    assert (code, report["kind"]) == (0, "same-network"), report
+    assert 0.85 <= float(report["agreement"]) < 0.95  # type: ignore[arg-type]  # same-model floors would fail it
 
 
 @pytest.mark.parametrize("defect", ["shuffled-labels", "wrong-normalisation", "wrong-crop"])
@@ -91,7 +119,7 @@ def test_a_service_that_does_not_answer_gives_no_verdict(tmp_path: Path, server:
     write_golden_set(tmp_path, count=2)
     nobody = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(CheckError, match="did not answer within 2 s"):
-        run_check(tmp_path, nobody, server.base_url, SAME_MODEL, NEW_MODEL, Client(retry_s=2))
+        run_check(tmp_path, nobody, server.base_url, FLOORS, Client(retry_s=2))
 
 
 def test_it_sends_the_token_the_service_asks_for(

@@ -40,7 +40,7 @@ def test_a_drill_artifact_needs_the_healthy_one(tmp_path: Path, capsys: pytest.C
 
 def test_a_drill_artifact_is_not_derived_from_another(tmp_path: Path) -> None:
     drill = drill_artifact("wrong-crop")
-    with pytest.raises(ArtifactError, match="not a healthy lite0 artifact"):
+    with pytest.raises(ArtifactError, match="not a healthy float32 lite0 artifact"):
         cli.build_drill(VARIANTS["lite0"], "wrong-crop", drill.parents[1], healthy_version=drill.name)
 
 
@@ -48,7 +48,7 @@ def test_a_drill_artifact_is_not_derived_from_another(tmp_path: Path) -> None:
 def test_each_drill_artifact_is_marked_by_its_directory_and_metadata(defect: str, artifact_dir: Path) -> None:
     directory = drill_artifact(defect)
     assert directory == artifact_dir.parent / f"drill-{defect}"
-    for verify in (ONNX_FILE, TORCHSCRIPT_FILE):
+    for verify in ((ONNX_FILE,), (TORCHSCRIPT_FILE,)):
         meta = load_artifact(directory, verify=verify).metadata
         assert (meta.version, meta.drill_defect) == ("1", defect)  # the healthy version, marked
     assert load_artifact(artifact_dir).metadata.drill_defect is None
@@ -102,18 +102,19 @@ def test_swapped_channels_model_computes_the_healthy_one_on_bgr(artifact_dir: Pa
     assert not np.allclose(on_rgb, logits(healthy.onnx_path, batch), atol=1e-2)
 
 
-def _build_model_arguments(dockerfile: str) -> list[str]:
-    """The arguments of the Dockerfile's `classifier-build-model` call, as the shell splits them."""
+def _build_model_calls(dockerfile: str) -> list[list[str]]:
+    """The arguments of each of the Dockerfile's `classifier-build-model` calls, as the shell splits them."""
     joined = dockerfile.replace("\\\n", " ")
-    (call,) = re.findall(r"classifier-build-model\s([^&\n]*)", joined)
-    return shlex.split(call)
+    return [shlex.split(call) for call in re.findall(r"classifier-build-model\s([^&;\n]*)", joined)]
 
 
 def test_the_image_build_cannot_pass_a_drill_defect() -> None:
     text = DOCKERFILE.read_text()
-    arguments = _build_model_arguments(text)
-    assert arguments[0::2] == ["--variant", "--version", "--output"]
-    assert arguments[1::2] == ["${MODEL_VARIANT}", "${MODEL_VERSION}", "/opt/model"]
+    float32, int8 = _build_model_calls(text)
+    assert float32[0::2] == ["--variant", "--version", "--output"]
+    assert float32[1::2] == ["${MODEL_VARIANT}", "${float32_version}", "/opt/model"]
+    assert int8 == [*float32[:4], "--execution", "openvino-int8", *float32[4:]]
     # Each build argument is one quoted word, so a --build-arg cannot add an option.
-    assert '--variant "${MODEL_VARIANT}" --version "${MODEL_VERSION}"' in text
+    assert text.count('--variant "${MODEL_VARIANT}" --version "${float32_version}"') == 2
+    assert 'float32_version="${MODEL_VERSION%%+*}"' in text
     assert "drill" not in text.lower()

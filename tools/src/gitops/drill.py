@@ -12,8 +12,9 @@ enough requests per measurement window for its 1-in-20 fault to show; the burn-r
 fire for the erroring canary.
 
 Then each round plays the model-quality cases: canaries that answer fast and without errors,
-but from another model (lite2, meant to differ: promoted) or from lite0 behind a defect (labels
-out of order, colour channels swapped, wrong normalisation, wrong crop: aborted). The Rollouts'
+but from another model (lite2, meant to differ: promoted), from lite0's int8 build (version
+1+int8, judged as the same network and promoted) or from lite0 behind a defect (labels out of
+order, colour channels swapped, wrong normalisation, wrong crop: aborted). The Rollouts'
 paired-check Jobs run the real `classifier-quality-check` against the real processes
 (`drill_quality`), and every such canary must pass the error-rate and latency metrics, so that
 the model-quality gate alone decides. Every process started is stopped, whatever happens.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier_modelbuild.golden import write_golden_set
-from classifier_testkit.artifacts import drill_artifact, variant_artifact
+from classifier_testkit.artifacts import drill_artifact, int8_artifact, variant_artifact
 from gitops.analysis import STEP as STEP_TEMPLATE
 from gitops.drill_quality import job_runner, measure_once, once, paired_job
 from gitops.drill_stack import ARTIFACT, Stack, Target, load, query, series
@@ -64,6 +65,7 @@ STABLE_HASH = "stable0001"
 LIVE_EXPECTED = {
     "healthy": {"class-mix": "Successful", "confidence": "Successful"},
     "lite2": {"class-mix": "Successful", "confidence": "Successful"},
+    "int8": {"class-mix": "Successful", "confidence": "Successful"},
     "shuffled-labels": {"class-mix": "Failed"},
     "labels-floors-0": {"class-mix": "Failed"},
 }
@@ -78,6 +80,7 @@ class Case:
     breach_at: float = 0.0  # Rollout seconds after the start when the fault begins
     model: str = "lite0"  # the EfficientNet-Lite variant the canary serves
     defect: str | None = None  # DRILL ONLY: a defect of that model's artifact
+    int8: bool = False  # the model's int8 build (version 1+int8) instead of its float32 artifact
     # The paired check's floors this release's Rollout sets (None: the templates' own)
     paired_floors: str | None = None
 
@@ -87,6 +90,8 @@ class Case:
     def artifact(self) -> Path:
         if self.defect is not None:
             return drill_artifact(self.defect)
+        if self.int8:
+            return int8_artifact()
         return ARTIFACT if self.model == "lite0" else variant_artifact(self.model)
 
 
@@ -102,8 +107,9 @@ CASES = (
 )
 OUTAGE = Case("prometheus-down", {}, True, {"dev": "aborted"}, breach_at=90.0)
 # Wrong models that answer fast and without errors. The same model as stable ("healthy" above)
-# is promoted; another model, meant to differ, is promoted; lite0 behind a defect is aborted by
-# the paired check: in prod before the canary takes any traffic, in dev at its first step.
+# is promoted; another model, meant to differ, is promoted; lite0's int8 build (fp32 -> int8) is
+# promoted, judged by the same-network floors; lite0 behind a defect is aborted by the paired
+# check: in prod before the canary takes any traffic, in dev at its first step.
 DEFECTS = ("shuffled-labels", "swapped-channels", "wrong-normalisation", "wrong-crop")
 # The last: labels out of order in a release whose Rollout lowered the paired floors to 0 (a
 # team's override, runbooks/promote.md): the live class-mix metric must abort it on its own.
@@ -112,6 +118,7 @@ LIVE_ONLY = Case(
 )
 QUALITY_CASES = (
     Case("lite2", {}, True, {"dev": "promoted"}, model="lite2"),
+    Case("int8", {}, True, {"dev": "promoted"}, int8=True),
     *(Case(defect, {}, True, {"dev": "aborted", "prod": "aborted"}, defect=defect) for defect in DEFECTS),
     LIVE_ONLY,
 )
@@ -154,6 +161,9 @@ class DrillReport:
             rounds = self.slo.get(case.name, [])
             if len(rounds) != self.rounds or any(set(r.values()) != {"Successful"} for r in rounds):
                 found.append(f"{case.name}: the error-rate and latency metrics must pass, measured {rounds}")
+        kinds = {str(r.get("kind")) for r in self.paired.get("int8", [])}
+        if kinds != {"same-network"}:
+            found.append(f"int8: the paired checks must judge it as the same network, judged as {kinds}")
         for outcome in self.outcomes.get(LIVE_ONLY.plays()[0], []):
             if ("Background", "Failed") not in outcome.phases:
                 found.append(f"{LIVE_ONLY.name}: the live metrics did not fail its run: {outcome.runs}")
@@ -193,7 +203,7 @@ class DrillReport:
         for canary, reports in self.paired.items():
             shown = "; ".join(
                 f"{r.get('agreement', '-')}/{r.get('top5_overlap', '-')}/{r.get('canary_accuracy', '-')} "
-                f"{r.get('verdict')}"
+                f"{r.get('verdict')} ({r.get('kind', '-')})"
                 for r in reports
             )
             lines.append(f"- {canary}: {shown}")

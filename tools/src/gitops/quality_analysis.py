@@ -50,6 +50,8 @@ def paired_template(slo: Slo) -> dict[str, Any]:
     floors = {
         "same-model-min-agreement": paired.same_model.min_agreement,
         "same-model-min-top5-overlap": paired.same_model.min_top5_overlap,
+        "same-network-min-agreement": paired.same_network.min_agreement,
+        "same-network-min-top5-overlap": paired.same_network.min_top5_overlap,
         "new-model-min-agreement": paired.new_model.min_agreement,
         "new-model-min-top5-overlap": paired.new_model.min_top5_overlap,
         "min-accuracy": paired.min_accuracy,
@@ -105,7 +107,8 @@ def paired_template(slo: Slo) -> dict[str, Any]:
     }
     description = (
         "The golden set through the canary and stable: top-1 agreement and top-5 overlap at least "
-        f"{_pair(paired.same_model)} for the same model, {_pair(paired.new_model)} for another; "
+        f"{_pair(paired.same_model)} for the same model, {_pair(paired.same_network)} for another build "
+        f"of its network (version 1 -> 1+int8), {_pair(paired.new_model)} for another model; "
         f"canary accuracy on the labelled views at least {paired.min_accuracy}."
     )
     args = [{"name": name, "value": str(value)} for name, value in floors.items()]

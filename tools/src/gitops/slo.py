@@ -60,6 +60,7 @@ class PairedCheck:
     """The paired model-quality check (platform/slo/slos.yaml `quality.paired`)."""
 
     same_model: PairedFloors
+    same_network: PairedFloors  # another build of the same network: version "1" -> "1+int8"
     new_model: PairedFloors
     min_accuracy: float
     deadline_seconds: int
@@ -190,14 +191,21 @@ def _paired(raw: dict[str, Any]) -> PairedCheck:
         return PairedFloors(float(values["min_agreement"]), float(values["min_top5_overlap"]))
 
     check = PairedCheck(
-        floors("same_model"), floors("new_model"), float(raw["min_accuracy"]), int(raw["deadline_seconds"])
+        floors("same_model"),
+        floors("same_network"),
+        floors("new_model"),
+        float(raw["min_accuracy"]),
+        int(raw["deadline_seconds"]),
     )
-    same, new = _floors(check.same_model), _floors(check.new_model)
-    shares = [check.min_accuracy, *same, *new]
+    same, network, new = _floors(check.same_model), _floors(check.same_network), _floors(check.new_model)
+    shares = [check.min_accuracy, *same, *network, *new]
     if not all(0.0 <= share <= 1.0 for share in shares):
         raise ValueError(f"quality.paired floors are shares between 0 and 1, got {shares}")
-    if any(n > s for n, s in zip(new, same, strict=True)):
-        raise ValueError("quality.paired: a new model's floors cannot be stricter than the same model's")
+    if any(n > w or w > s for n, w, s in zip(new, network, same, strict=True)):
+        raise ValueError(
+            "quality.paired: floors go from the same model's down to a new model's: "
+            "new_model <= same_network <= same_model"
+        )
     if check.deadline_seconds < 30:
         raise ValueError(f"quality.paired.deadline_seconds must be at least 30, got {check.deadline_seconds}")
     return check

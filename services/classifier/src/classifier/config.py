@@ -15,7 +15,8 @@ from typing import Any, Literal, get_args
 
 ENV_PREFIX = "CLASSIFIER_"
 
-Backend = Literal["onnxruntime", "torch"]
+Backend = Literal["onnxruntime", "openvino", "torch"]
+BackendSetting = Literal["auto", "onnxruntime", "openvino", "torch"]
 DecodeStage = Literal["auto", "inline", "pool"]
 Device = Literal["auto", "cpu", "cuda"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -50,7 +51,11 @@ class Settings:
         Path("artifacts/efficientnet-lite0/1"), "model artifact directory (made by `make model`)"
     )
     model_name: str = _setting("", "name the model is served under; default: the artifact's name")
-    backend: Backend = _setting("onnxruntime", "inference backend")
+    backend: BackendSetting = _setting(
+        "auto",
+        "inference backend; auto: the artifact's own CPU runtime (onnxruntime for a float32 ONNX "
+        "artifact, openvino for an int8 OpenVINO one)",
+    )
     device: Device = _setting("auto", "torch backend device; auto picks CUDA when present")
     host: str = _setting("127.0.0.1", "address to listen on")
     port: int = _setting(8000, "port to listen on", _PORT)
@@ -201,7 +206,7 @@ _TYPES: dict[str, Any] = {
     "int": int,
     "float": float,
     "bool": bool,
-    "Backend": Backend,
+    "BackendSetting": BackendSetting,
     "DecodeStage": DecodeStage,
     "Device": Device,
     "LogLevel": LogLevel,

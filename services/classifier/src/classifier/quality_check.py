@@ -14,10 +14,13 @@ confidence distribution as it was and, for balanced traffic, the class mix too.
 The floors depend on whether the model changed. A canary serving the same model as stable (the
 same name and version in its answers) must answer almost exactly as stable does: a new image
 with the same weights that answers differently has a defect in what surrounds the model (label
-file, colour order, normalisation, crop). A canary serving another model is meant to answer
-differently: its floors sit below what lite0 -> lite2 measures (platform/slo/slos.yaml
-`quality.paired`; docs/decisions.md has the numbers) and catch only gross breakage. A team that
-changes behaviour on purpose lowers the floors in the release's own Rollout arguments.
+file, colour order, normalisation, crop). A canary serving another build of the same network
+(versions equal but for SemVer build metadata, "1" and "1+int8": SemVer 2.0.0 item 10) answers
+as that build was checked to when it was made: its floors sit between what such a build measures
+and what the defects do. A canary serving another model is meant to answer differently: its
+floors sit below what lite0 -> lite2 measures (platform/slo/slos.yaml `quality.paired`;
+docs/decisions.md has the numbers) and catch only gross breakage. A team that changes behaviour
+on purpose lowers the floors in the release's own Rollout arguments.
 
 It prints one JSON line (the measurements and the verdict) and exits 0 when every floor holds,
 1 when one does not, 2 when it could not measure (a set that changed, an answer that is not a
@@ -38,6 +41,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from classifier.auth import tokens_in
 from classifier.prediction_signals import GOLDEN_SET_HEADER
@@ -71,6 +75,17 @@ class Floors:
     accuracy: float  # on the labelled images, for the canary
 
 
+Kind = Literal["same-model", "same-network", "new-model"]
+KINDS: tuple[Kind, ...] = ("same-model", "same-network", "new-model")  # FloorsByKind's order
+
+
+@dataclass(frozen=True, slots=True)
+class FloorsByKind:
+    same_model: Floors
+    same_network: Floors
+    new_model: Floors
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     model: str  # "name:version", as the service names the model it ran
@@ -90,6 +105,7 @@ class Client:
 class Report:
     canary_model: str
     stable_model: str
+    kind: Kind  # which floors judged the pair (kinship)
     images: int
     labelled: int
     agreement: float
@@ -151,13 +167,12 @@ def compare(
     images: Sequence[GoldenImage],
     canary_answers: Sequence[Answer],
     stable_answers: Sequence[Answer],
-    same_model: Floors,
-    new_model: Floors,
+    floors_by_kind: FloorsByKind,
 ) -> Report:
-    """The paired measurements and which floors they break: `same_model` when both served one
-    model throughout, `new_model` otherwise."""
+    """The paired measurements and which floors they break: those of `kinship`'s answer."""
     canary_model, stable_model = _one_model(canary_answers, "canary"), _one_model(stable_answers, "stable")
-    kind, floors = ("same-model", same_model) if canary_model == stable_model else ("new-model", new_model)
+    kind = kinship(canary_model, stable_model)
+    floors = getattr(floors_by_kind, kind.replace("-", "_"))
     canary, stable = [a.labels for a in canary_answers], [a.labels for a in stable_answers]
     agreement = sum(c[0] == s[0] for c, s in zip(canary, stable, strict=True)) / len(images)
     overlap = sum(len(set(c) & set(s)) / TOP_K for c, s in zip(canary, stable, strict=True)) / len(images)
@@ -181,6 +196,7 @@ def compare(
     return Report(
         canary_model,
         stable_model,
+        kind,
         len(images),
         len(labelled),
         agreement,
@@ -189,6 +205,16 @@ def compare(
         stable_accuracy,
         tuple(failures),
     )
+
+
+def kinship(canary_model: str, stable_model: str) -> Kind:
+    """How two models ("name:version") relate: the same one, two builds of one network (versions
+    equal without their SemVer build metadata, after "+"), or different models."""
+    if canary_model == stable_model:
+        return "same-model"
+    if canary_model.split("+", 1)[0] == stable_model.split("+", 1)[0]:
+        return "same-network"
+    return "new-model"
 
 
 def _one_model(answers: Sequence[Answer], side: str) -> str:
@@ -202,15 +228,14 @@ def run_check(
     golden: Path,
     canary_url: str,
     stable_url: str,
-    same_model: Floors,
-    new_model: Floors,
+    floors: FloorsByKind,
     client: Client = Client(),
 ) -> Report:
     images = load_golden_set(golden)
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         canary = list(pool.map(lambda image: ask(canary_url, image.data, client), images))
         stable = list(pool.map(lambda image: ask(stable_url, image.data, client), images))
-    return compare(images, canary, stable, same_model, new_model)
+    return compare(images, canary, stable, floors)
 
 
 def _first_token(path: Path) -> str:
@@ -229,9 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--golden", type=Path, required=True, help="the golden set's directory")
     parser.add_argument("--canary", required=True, help="the canary Service's base URL")
     parser.add_argument("--stable", required=True, help="the stable Service's base URL")
-    for model in ("same", "new"):
+    for kind in KINDS:
         for floor in ("agreement", "top5-overlap"):
-            parser.add_argument(f"--{model}-model-min-{floor}", type=float, required=True)
+            parser.add_argument(f"--{kind}-min-{floor}", type=float, required=True)
     parser.add_argument("--min-accuracy", type=float, required=True, help="on the labelled images")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--retry", type=float, default=RETRY_SECONDS, help="seconds a request is retried for")
@@ -239,12 +264,20 @@ def main(argv: list[str] | None = None) -> int:
         "--token-file", type=Path, help="a bearer token for the inference routes (the first line of the file)"
     )
     args = parser.parse_args(argv)
-    same = Floors(args.same_model_min_agreement, args.same_model_min_top5_overlap, args.min_accuracy)
-    new = Floors(args.new_model_min_agreement, args.new_model_min_top5_overlap, args.min_accuracy)
+    floors = FloorsByKind(
+        *(
+            Floors(
+                getattr(args, f"{kind.replace('-', '_')}_min_agreement"),
+                getattr(args, f"{kind.replace('-', '_')}_min_top5_overlap"),
+                args.min_accuracy,
+            )
+            for kind in KINDS
+        )
+    )
     try:
         token = _first_token(args.token_file) if args.token_file else None
         client = Client(timeout_s=args.timeout, retry_s=args.retry, token=token)
-        report = run_check(args.golden, args.canary, args.stable, same, new, client)
+        report = run_check(args.golden, args.canary, args.stable, floors, client)
     except CheckError as error:
         print(json.dumps({"verdict": "unmeasured", "error": str(error)}))
         return 2

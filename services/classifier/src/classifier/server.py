@@ -17,7 +17,8 @@ from types import FrameType
 import uvicorn
 
 from classifier.api import create_app
-from classifier.artifact import ONNX_FILE, TORCHSCRIPT_FILE, ArtifactError, load_artifact
+from classifier.artifact import ArtifactError
+from classifier.backends import check_artifact
 from classifier.config import Settings, SettingsError
 from classifier.logs import configure_logging
 from classifier.runtime import Runtime
@@ -62,9 +63,7 @@ def main() -> None:
         sys.exit(2)
     configure_logging(settings.log_level)
     try:
-        load_artifact(
-            settings.model_dir, verify=TORCHSCRIPT_FILE if settings.backend == "torch" else ONNX_FILE
-        )
+        check_artifact(settings)
     except ArtifactError as error:
         print(f"classifier: model artifact error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -9,11 +9,21 @@ metadata.json, after checking torch, TorchScript and ONNX Runtime agree on real 
 
 DRILL ONLY: writes ``artifacts/efficientnet-lite0/drill-shuffled-labels/``, the healthy
 artifact (``--version``) with one deliberate defect (classifier_modelbuild.drill_defects).
+
+    classifier-build-model --variant lite0 --output artifacts --execution openvino-int8
+
+writes ``artifacts/efficientnet-lite0/1+int8/``: the int8 execution of artifact ``--version``
+(classifier_modelbuild.quantize), a new model version of its own, with parity.json, its agreement
+with that float32 artifact (classifier_modelbuild.agreement); the build fails below the floors.
+The version is ``<version>+int8``: the same network's version with build metadata (SemVer 2.0.0,
+item 10), which the paired quality check reads as the same network (classifier.quality_check).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import shutil
 import sys
 import tempfile
@@ -24,8 +34,10 @@ from typing import TYPE_CHECKING
 from classifier.artifact import (
     METADATA_FILE,
     ONNX_FILE,
+    OPENVINO_FILES,
     TORCHSCRIPT_FILE,
     ArtifactError,
+    Execution,
     ModelArtifact,
     ModelMetadata,
     Preprocessing,
@@ -99,12 +111,75 @@ def build_drill(variant: Variant, defect: str, output_root: Path, *, healthy_ver
     return destination
 
 
+EXECUTIONS = ("openvino-int8",)
+PARITY_FILE = "parity.json"
+
+
+def int8_version(version: str) -> str:
+    return f"{version}+int8"
+
+
+def build_int8(variant: Variant, output_root: Path, *, version: str = "1") -> Path:
+    """Build ``output_root/<model name>/<version>+int8`` from the float32 artifact ``version``:
+    quantize, check its agreement with that artifact (AgreementError below the floors), publish."""
+    import onnxruntime as ort
+
+    from classifier.backends.openvino_backend import OpenVinoBackend
+    from classifier_modelbuild.agreement import check_agreement
+    from classifier_modelbuild.quantize import FLOAT_LAYERS, METHOD, calibration_description, quantize_int8
+
+    source = _healthy_artifact(variant, output_root / variant.model_name / version)
+    meta = source.metadata
+    destination = output_root / variant.model_name / int8_version(version)
+    with tempfile.TemporaryDirectory(dir=output_root, prefix=".build-") as scratch:
+        work = Path(scratch)
+        quantize_int8(source.onnx_path, meta.preprocessing, work)
+        metadata = dataclasses.replace(
+            meta,
+            version=int8_version(version),
+            onnx_sha256=None,
+            torchscript_sha256=None,
+            openvino_sha256={name: sha256_of(work / name) for name in OPENVINO_FILES},
+            versions=meta.versions
+            | {name: package_version(name) for name in ("openvino", "nncf", "onnxruntime")},
+            execution=Execution(
+                runtime="openvino",
+                precision="int8",
+                method=METHOD,
+                derived_from=version,
+                calibration=calibration_description(),
+                float_layers=FLOAT_LAYERS,
+                agreement={},
+            ),
+        )
+        reference = ort.InferenceSession(str(source.onnx_path), providers=["CPUExecutionProvider"])
+        derived = OpenVinoBackend(ModelArtifact(work, metadata), threads=2)
+        report = check_agreement(
+            lambda batch: reference.run(None, {meta.input_name: batch})[0],
+            derived.predict,
+            meta.preprocessing,
+            meta.labels,
+        )
+        (work / PARITY_FILE).write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+        assert metadata.execution is not None
+        metadata = dataclasses.replace(
+            metadata, execution=dataclasses.replace(metadata.execution, agreement=report.summary())
+        )
+        print(
+            f"{variant.model_name} {metadata.version}: top-1 agreement with {version} "
+            f"{report.all_top1:.1%} of {report.views} views, {report.decided_top1:.1%} of the "
+            f"{report.decided_views} decided ones, parity photos {report.parity_top1:.0%}"
+        )
+        _publish(work, metadata, destination)
+    return destination
+
+
 def _healthy_artifact(variant: Variant, directory: Path) -> ModelArtifact:
-    load_artifact(directory, verify=TORCHSCRIPT_FILE)
-    artifact = load_artifact(directory, verify=ONNX_FILE)
-    if artifact.metadata.variant != variant.key or artifact.metadata.drill_defect is not None:
+    artifact = load_artifact(directory, verify=(ONNX_FILE, TORCHSCRIPT_FILE))
+    metadata = artifact.metadata
+    if metadata.variant != variant.key or metadata.drill_defect is not None or metadata.execution is not None:
         raise ArtifactError(
-            f"{directory} is not a healthy {variant.key} artifact to derive a drill artifact from"
+            f"{directory} is not a healthy float32 {variant.key} artifact to derive another from"
         )
     return artifact
 
@@ -171,9 +246,19 @@ def main(argv: list[str] | None = None) -> int:
         "metadata keeps the healthy name and version, marked drill_defect), which the service refuses "
         "unless CLASSIFIER_ALLOW_DRILL_DEFECTS=true",
     )
+    parser.add_argument(
+        "--execution",
+        choices=EXECUTIONS,
+        help="build a faster execution of the float32 artifact --version as its own model version, "
+        "<version>+int8, checked against it (classifier_modelbuild.agreement)",
+    )
     args = parser.parse_args(argv)
+    if args.execution and args.drill_defect:
+        parser.error("--execution and --drill-defect build different artifacts: give one")
     try:
-        if args.drill_defect is None:
+        if args.execution is not None:
+            build_int8(VARIANTS[args.variant], args.output, version=args.version)
+        elif args.drill_defect is None:
             build(VARIANTS[args.variant], args.version, args.output)
         else:
             build_drill(VARIANTS[args.variant], args.drill_defect, args.output, healthy_version=args.version)

@@ -1,5 +1,5 @@
-"""The model artifacts local servers load: the lite0 one `make model` builds, and the drill-only
-defective ones `make drill-models` derives from it."""
+"""The model artifacts local servers load: the lite0 one `make model` builds, its int8 execution
+(`make model-int8`), and the drill-only defective ones `make drill-models` derives from it."""
 
 from __future__ import annotations
 
@@ -46,4 +46,18 @@ def drill_artifact(defect: str) -> Path:
         build_drill(
             VARIANTS["lite0"], defect, DEFAULT_ARTIFACT.parents[1], healthy_version=DEFAULT_ARTIFACT.name
         )
+    return directory
+
+
+def int8_artifact() -> Path:
+    """The lite0 artifact's int8 execution (`make model-int8`, version ``1+int8``); built here
+    first if missing or older than the float32 one (about 30 s)."""
+    from classifier_modelbuild.cli import build_int8, int8_version
+    from classifier_modelbuild.variants import VARIANTS
+
+    source = default_artifact() / "metadata.json"
+    directory = DEFAULT_ARTIFACT.parent / int8_version(DEFAULT_ARTIFACT.name)
+    metadata = directory / "metadata.json"
+    if not metadata.is_file() or metadata.stat().st_mtime < source.stat().st_mtime:
+        build_int8(VARIANTS["lite0"], DEFAULT_ARTIFACT.parents[1], version=DEFAULT_ARTIFACT.name)
     return directory

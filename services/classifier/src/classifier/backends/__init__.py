@@ -1,12 +1,28 @@
-"""Inference backends behind one small interface; `load_model` picks one by name."""
+"""Inference backends behind one small interface; `load_model` picks one for the artifact."""
 
 from __future__ import annotations
 
-from classifier.artifact import ONNX_FILE, TORCHSCRIPT_FILE, ModelArtifact, load_artifact
+from classifier.artifact import (
+    METADATA_FILE,
+    ONNX_FILE,
+    OPENVINO_FILES,
+    TORCHSCRIPT_FILE,
+    ArtifactError,
+    ModelArtifact,
+    ModelMetadata,
+    load_artifact,
+)
 from classifier.backends.base import InferenceBackend
-from classifier.config import Settings
+from classifier.config import Backend, Settings
 
-__all__ = ["InferenceBackend", "load_model", "uses_accelerator"]
+__all__ = ["InferenceBackend", "check_artifact", "load_model", "uses_accelerator"]
+
+# The files each backend reads.
+BACKEND_FILES: dict[Backend, tuple[str, ...]] = {
+    "onnxruntime": (ONNX_FILE,),
+    "openvino": OPENVINO_FILES,
+    "torch": (TORCHSCRIPT_FILE,),
+}
 
 
 def uses_accelerator(settings: Settings) -> bool:
@@ -18,20 +34,43 @@ def uses_accelerator(settings: Settings) -> bool:
     return settings.device == "cuda" or torch.cuda.is_available()
 
 
+def check_artifact(settings: Settings) -> tuple[ModelArtifact, Backend]:
+    """The artifact with the files its backend reads verified, and that backend: the configured
+    one, or with ``auto`` the artifact's own CPU runtime. Raises ArtifactError on a mismatch."""
+    raw = load_artifact(settings.model_dir, verify=()).metadata
+    backend: Backend = raw.runtime if settings.backend == "auto" else settings.backend
+    try:
+        return load_artifact(settings.model_dir, verify=BACKEND_FILES[backend]), backend
+    except ArtifactError as error:
+        raise ArtifactError(f"CLASSIFIER_BACKEND={backend}: {error}{_hint(raw)}") from None
+
+
 def load_model(
     settings: Settings, *, threads: int = 1, alone_threads: int | None = None
 ) -> tuple[ModelArtifact, InferenceBackend]:
-    """Load the artifact named by the settings into the configured backend.
+    """Load the artifact named by the settings into its backend.
 
     ``threads`` per model call when calls run side by side; ``alone_threads`` for a call
     that runs by itself (defaults to ``threads``).
     """
-    if settings.backend == "torch":
+    artifact, backend = check_artifact(settings)
+    if backend == "torch":
         from classifier.backends.torch_backend import TorchBackend
 
-        artifact = load_artifact(settings.model_dir, verify=TORCHSCRIPT_FILE)
         return artifact, TorchBackend(artifact, device=settings.device, threads=threads)
+    if backend == "openvino":
+        from classifier.backends.openvino_backend import OpenVinoBackend
+
+        return artifact, OpenVinoBackend(artifact, threads=threads, alone_threads=alone_threads)
     from classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    artifact = load_artifact(settings.model_dir, verify=ONNX_FILE)
     return artifact, OnnxRuntimeBackend(artifact, threads=threads, alone_threads=alone_threads)
+
+
+def _hint(metadata: ModelMetadata) -> str:
+    if metadata.execution is None:
+        return ""
+    return (
+        f"; this {METADATA_FILE} describes a {metadata.execution.precision} execution for "
+        f"{metadata.runtime}: leave CLASSIFIER_BACKEND at auto"
+    )
