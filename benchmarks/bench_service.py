@@ -6,7 +6,8 @@ Everything runs in one invocation on one machine with the same photos and the sa
   * in-process: one image at a time per backend (single-image latency), and each photo's
     stages (decode, resize, model) next to the all-Pillow path (`stage_times.py`);
   * rounds, each an in-process reference right before the HTTP run compared with it: the
-    all-cores limit (single-threaded pipelines, processes and threads) then c=32, single-image
+    all-cores limit (single-threaded pipelines, processes and threads, each batching as the
+    service does by default for that artifact's backend) then c=32, single-image
     latency then c=1, and c=8;
   * HTTP, closed loop (`load_client.py`, its own process): overload at c=256, and the naive
     FastAPI + eager-torch baseline at 1, 8, 32;
@@ -41,9 +42,10 @@ import numpy as np
 from cpu_executions import cpu_model, executions_table, measure_executions
 from stage_times import measure_stages, stages_table
 
-from classifier.backends import load_model
-from classifier.config import Settings
+from classifier.backends import chosen_backend, load_model
+from classifier.config import Backend, Settings
 from classifier.prepare import ImagePreparation
+from classifier.tuning import Tuning
 from classifier_testkit import photos
 from classifier_testkit.server import local_server
 
@@ -109,18 +111,34 @@ def single_image(
     }
 
 
+def _batched_pipeline(model_dir: Path, bodies: list[bytes]) -> Callable[[int], int]:
+    """A single-threaded pipeline that works as the service's worker does by default: it takes
+    the default batch for this artifact's backend (tuning.CPU_BATCH), prepares each image, runs
+    them as one model call, and returns how many it ran."""
+    settings = Settings(model_dir=model_dir)
+    batch = Tuning.resolve(settings, backend=chosen_backend(settings), accelerator=False).max_batch_size
+    artifact, engine = load_model(settings, threads=1)
+    prepare = ImagePreparation(artifact.metadata.preprocessing, max_pixels=10**8)
+
+    def run(start: int) -> int:
+        tensors = [prepare(bodies[(start + i) % len(bodies)]).tensor for i in range(batch)]
+        engine.predict(np.stack(tensors))
+        return batch
+
+    for start in range(len(bodies)):
+        run(start)
+    return run
+
+
 def parallel_threads(model_dir: Path, pipelines: int, bodies: list[bytes], seconds: float) -> float:
     """Images/s with `pipelines` threads, each decode -> preprocess -> 1-thread inference."""
-    one = _pipeline(model_dir, "auto", 1)
-    for body in bodies:
-        one(body)
+    run = _batched_pipeline(model_dir, bodies)
     counts = [0] * pipelines
     stop_at = time.perf_counter() + seconds
 
     def loop(index: int) -> None:
         while time.perf_counter() < stop_at:
-            one(bodies[(counts[index] + index) % len(bodies)])
-            counts[index] += 1
+            counts[index] += run(counts[index] + index)
 
     workers = [threading.Thread(target=loop, args=(i,)) for i in range(pipelines)]
     for worker in workers:
@@ -131,15 +149,12 @@ def parallel_threads(model_dir: Path, pipelines: int, bodies: list[bytes], secon
 
 
 def _process_loop(model_dir: Path, bodies: list[bytes], seconds: float, ready: Any, queue: Any) -> None:
-    one = _pipeline(model_dir, "auto", 1)
-    for body in bodies:
-        one(body)
+    run = _batched_pipeline(model_dir, bodies)
     ready.wait()  # every process loaded and warm: all start together
     stop_at = time.perf_counter() + seconds
     count = 0
     while time.perf_counter() < stop_at:
-        one(bodies[count % len(bodies)])
-        count += 1
+        count += run(count)
     queue.put(count)
 
 
@@ -552,13 +567,14 @@ def _int8_section(report: dict[str, Any], rounds: list[dict[str, Any]]) -> list[
         "",
         "`make model-int8` builds it from the float32 artifact (OpenVINO IR, NNCF post-training",
         'quantization; docs/decisions.md, "A faster CPU execution"); the service runs it with OpenVINO.',
-        "Its all-cores limit (single-threaded pipelines, "
-        f"{int8['limit_configuration']}, before and after its c=32 averaged): "
+        "Its all-cores limit (single-threaded pipelines in batches of 8, OpenVINO's default batch "
+        f'(docs/decisions.md, "Batching defaults"), {int8["limit_configuration"]}, '
+        "before and after its c=32 averaged): "
         f"**{int8['limit_images_per_s']:.1f} images/s**, against {float32_limit:.1f} for float32 (median "
         f"round above): {int8['limit_images_per_s'] / float32_limit:.2f}x.",
         f"HTTP c=32: {int8_32['ok_rps']:.1f} images/s, p99 {int8_32['p99_ms']:.0f} ms (float32: "
         f"{float32_32['ok_rps']:.1f}, p99 {float32_32['p99_ms']:.0f} ms); the other runs are in the table"
-        " above.",
+        f" above. Service settings: the defaults for this artifact ({int8['tuning']}).",
         "On the four small photos alone (what docs/performance-peers.md sends), c=1 gives p50 "
         f"{int8['c1_small_photos']['p50_ms']:.1f} ms and {int8['c1_small_photos']['ok_rps']:.1f} images/s.",
         "",
@@ -635,7 +651,7 @@ def main() -> None:
             report["overload"] = overload | {"peak_rss_mb": peak_rss_mb(pid)}
             stress = load(base + "/v1/classify", files, 256, args.seconds)
             report["overload_ignoring_retry_after"] = stress | {"peak_rss_mb": peak_rss_mb(pid)}
-            report["tuning"] = _tuning(base)
+            report["tuning"] = _tuning(base, "onnxruntime")
         print("classifier, int8 ...", file=sys.stderr)
         report["int8"] = measure_int8(args.int8_model_dir, files, bodies, cpus, args.seconds)
         report["http"] += [
@@ -675,17 +691,17 @@ def measure_int8(
             "c8": load(url, files, 8, seconds),
             "c32": c32,
             "c1_small_photos": load(url, files[:SMALL_PHOTOS], 1, seconds / 2),
+            "tuning": _tuning(server.base_url, "openvino"),
         }
 
 
-def _tuning(base: str) -> str:
+def _tuning(base: str, backend: Backend) -> str:
     text = httpx.get(base + "/metrics").text
     capacity = next(
         line.split()[-1] for line in text.splitlines() if line.startswith("classifier_queue_capacity ")
     )
-    from classifier.tuning import Tuning
 
-    tuning = Tuning.resolve(Settings(), accelerator=False)
+    tuning = Tuning.resolve(Settings(), backend=backend, accelerator=False)
     return (
         f"{tuning.inference_workers} inference workers x {tuning.inference_threads} thread, max batch "
         f"{tuning.max_batch_size}, max wait {tuning.max_batch_wait_s * 1000:.0f} ms, queue capacity "

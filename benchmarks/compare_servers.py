@@ -84,8 +84,8 @@ class Contender:
 def service(model_dir: Path) -> Contender:
     """This project's service on one artifact, with its default settings."""
     metadata = json.loads((model_dir / "metadata.json").read_text())
-    tuning = Tuning.resolve(Settings(), accelerator=False)
     execution = metadata.get("execution") or {"runtime": "onnxruntime", "precision": "fp32"}
+    tuning = Tuning.resolve(Settings(), backend=execution["runtime"], accelerator=False)
 
     @contextlib.contextmanager
     def serve(scratch: Path) -> Iterator[str]:

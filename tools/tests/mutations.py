@@ -529,6 +529,33 @@ MUTATIONS = [
         replace(".github/workflows/ci.yml", "    if: needs.changes.outputs.build == 'true'\n", ""),
         ".github/workflows/ci.yml: job deploy-dev: commits to environments/ on every push",
     ),
+    Mutation(
+        "an action pinned by its tag, which can be moved",
+        replace(
+            ".github/workflows/e2e.yml",
+            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+            "actions/checkout@v4.2.2",
+        ),
+        ".github/workflows/e2e.yml: actions/checkout: line 33: actions/checkout@v4.2.2 is not pinned to a full commit SHA",
+    ),
+    Mutation(
+        "an action pinned by commit with no tag to check it against",
+        replace(
+            ".github/workflows/ci.yml",
+            "docker/login-action@74a5d142397b4f367a81961eba4e8cd7edddf772 # v3.4.0",
+            "docker/login-action@74a5d142397b4f367a81961eba4e8cd7edddf772",
+        ),
+        "has no `# vX.Y.Z` comment naming the tag it is (workflow-action-pinned)",
+    ),
+    Mutation(
+        "a workflow that writes by default",
+        replace(
+            ".github/workflows/promote.yml",
+            "permissions:\n  contents: read\n",
+            "permissions:\n  contents: write\n",
+        ),
+        ".github/workflows/promote.yml: permissions: top-level permissions are {'contents': 'write'}",
+    ),
     # --- analysis-limits -------------------------------------------------------------------------
     Mutation(
         "the step analysis passes on three inconclusive measurements (the old limits)",

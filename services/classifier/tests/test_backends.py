@@ -3,13 +3,16 @@ the backend follows the artifact (auto), and a backend that cannot read the arti
 
 from __future__ import annotations
 
+import concurrent.futures
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 from classifier.artifact import ArtifactError
-from classifier.backends import check_artifact, load_model
+from classifier.backends import check_artifact, chosen_backend, load_model
 from classifier.config import Settings
 from classifier.decode import decode_image
 from classifier.preprocess import preprocess
@@ -67,8 +70,10 @@ def test_the_int8_execution_keeps_float32s_top1_on_the_photos(artifact_dir: Path
 @pytest.mark.parametrize(("int8", "backend"), [(False, "auto"), (True, "auto"), (False, "torch")])
 def test_auto_picks_the_artifacts_runtime(artifact_dir: Path, int8: bool, backend: str) -> None:
     model_dir = int8_artifact() if int8 else artifact_dir
-    _, chosen = check_artifact(Settings(model_dir=model_dir, backend=backend))  # type: ignore[arg-type]
+    settings = Settings(model_dir=model_dir, backend=backend)  # type: ignore[arg-type]
+    _, chosen = check_artifact(settings)
     assert chosen == ("openvino" if int8 else "onnxruntime" if backend == "auto" else backend)
+    assert chosen_backend(settings) == chosen
 
 
 @pytest.mark.parametrize(
@@ -120,6 +125,36 @@ def test_the_int8_artifact_serves_over_http_as_its_own_version(
     assert response.json()["predictions"][0]["label"] == "espresso"
     assert 'version="1+int8"' in server.client.get("/metrics").text
     server.stop()
+
+
+def test_the_int8_artifact_batches_queued_images_by_default(
+    start_server: StartServer, coffee_jpeg: bytes
+) -> None:
+    """OpenVINO's CPU default is batch 8 (tuning.CPU_BATCH): images queued together run as one
+    call, and each still gets its own answer."""
+    server = start_server(model_dir=str(int8_artifact()), inference_workers="1")
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: _classify(server.client, coffee_jpeg), range(48)))
+    assert {answer["predictions"][0]["label"] for answer in answers} == {"espresso"}
+    calls, images = _batch_size_count_and_sum(server.client.get("/metrics").text)
+    assert images == 48
+    assert calls < 48, f"{calls} model calls for 48 concurrent images: nothing was batched"
+    server.stop()
+
+
+def _classify(client: httpx.Client, body: bytes) -> dict[str, Any]:
+    response = client.post("/v1/classify", content=body, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _batch_size_count_and_sum(metrics_text: str) -> tuple[float, float]:
+    values = {
+        line.split()[0].split("{")[0]: float(line.split()[-1])
+        for line in metrics_text.splitlines()
+        if line.startswith(("classifier_batch_size_count", "classifier_batch_size_sum"))
+    }
+    return values["classifier_batch_size_count"], values["classifier_batch_size_sum"]
 
 
 def test_torch_backend_serves_over_http(start_server: StartServer, coffee_jpeg: bytes) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
+from gitops.action_pins import COMMIT, TAG, USES, WORKFLOWS
 from gitops.policies import Problem
 from gitops.policies.base import registrar
 
-WORKFLOWS = Path(".github/workflows")
 APP_TOKEN_ACTION = "actions/create-github-app-token@"
 Workflow = dict[str, Any]
 WorkflowRule = Callable[[Workflow], Iterator[Problem]]
@@ -32,7 +32,40 @@ def check(root: Path) -> list[Problem]:
         }
         scope = str(path.relative_to(root))
         found += [dataclasses.replace(p, scope=scope) for r in RULES.values() for p in r(workflow)]
+        found += [dataclasses.replace(p, scope=scope) for p in unpinned_actions(path.read_text())]
     return found
+
+
+def unpinned_actions(text: str) -> Iterator[Problem]:
+    """Every action by a full commit SHA with its release tag as a comment (GitHub's "Security
+    hardening for GitHub Actions": a full-length commit SHA is the only immutable reference; the
+    tag comment is what Renovate's pinDigests keeps up to date and the `action-pins` CI job checks
+    against upstream). Local actions and reusable workflows (``./``) and ``docker://`` are exempt."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = USES.match(line)
+        if not found or found["action"].startswith(("./", "docker://")):
+            continue
+        action, ref, tag = found["action"], found["ref"] or "", found["tag"] or ""
+        if not COMMIT.fullmatch(ref):
+            message = f"line {number}: {action}@{ref or '(no ref)'} is not pinned to a full commit SHA"
+            yield Problem("workflow-action-pinned", action, message)
+        elif not TAG.fullmatch(tag):
+            message = f"line {number}: {action}@{ref} has no `# vX.Y.Z` comment naming the tag it is"
+            yield Problem("workflow-action-pinned", action, message)
+
+
+@rule("workflow-read-only-default")
+def read_only_by_default(workflow: Workflow) -> Iterator[Problem]:
+    """The workflow's own permissions are read-only, so a job that needs a write asks for it
+    itself (GitHub's "Security hardening": least privilege for GITHUB_TOKEN); with none set,
+    GITHUB_TOKEN gets the repository's default, which may be read-write."""
+    permissions = workflow.get("permissions")
+    read_only = permissions in ("read-all", {}) or (
+        isinstance(permissions, dict) and set(permissions.values()) <= {"read", "none"}
+    )
+    if not read_only:
+        message = f"top-level permissions are {permissions!r}: make them read-only, grant writes per job"
+        yield Problem("workflow-read-only-default", "permissions", message)
 
 
 def _steps(workflow: Workflow) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:

@@ -67,7 +67,9 @@ class Settings:
         _POSITIVE,
     )
     max_batch_size: int = _setting(
-        0, "most images in one model call; 0 = auto (1 on CPU, 64 on GPU)", _NON_NEGATIVE
+        0,
+        "most images in one model call; 0 = auto (64 on GPU; on CPU 1, or 8 with OpenVINO: tuning.py)",
+        _NON_NEGATIVE,
     )
     max_batch_wait_ms: float = _setting(
         -1.0,

@@ -109,6 +109,7 @@ class ImageClassifier:
             metrics,
             count=tuning.inference_workers,
             images_in_flight=lambda: self.admission.pending,
+            buckets=tuning.batch_buckets,
         )
 
     @property
@@ -117,8 +118,10 @@ class ImageClassifier:
         return (3, size, size)
 
     def warm_up(self) -> None:
-        """Run every batch size up to the maximum once, so no request pays for lazy setup."""
-        for size in sorted({1, self.tuning.max_batch_size}):
+        """Run every batch size the model will be called with once (every bucket, or 1 and the
+        largest batch), each alone and shared, so no request pays for lazy setup; readiness
+        waits for this (runtime.py)."""
+        for size in self.tuning.batch_buckets or sorted({1, self.tuning.max_batch_size}):
             for alone in (False, True):
                 self.backend.predict(np.zeros((size, *self.input_shape), dtype=np.float32), alone=alone)
 

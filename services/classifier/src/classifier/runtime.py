@@ -13,7 +13,7 @@ from pathlib import Path
 
 from classifier.artifact import ArtifactError, ModelMetadata
 from classifier.auth import TokenFile
-from classifier.backends import load_model, uses_accelerator
+from classifier.backends import chosen_backend, load_model, uses_accelerator
 from classifier.config import Settings, env_name
 from classifier.errors import ModelNotFound, NotReady
 from classifier.faults import FaultInjector
@@ -93,7 +93,9 @@ class Runtime:
             await self.classifier.stop()
 
     def _load_blocking(self) -> ImageClassifier:
-        tuning = Tuning.resolve(self.settings, accelerator=uses_accelerator(self.settings))
+        tuning = Tuning.resolve(
+            self.settings, backend=chosen_backend(self.settings), accelerator=uses_accelerator(self.settings)
+        )
         artifact, backend = load_model(
             self.settings, threads=tuning.inference_threads, alone_threads=tuning.alone_threads
         )

@@ -5,6 +5,10 @@ images/s than batch 1) and a single-threaded run per core beats one run spread o
 cores (docs/performance.md), so the CPU defaults are "one single-threaded pipeline per core,
 batch 1, no wait, decode inline": each worker decodes an image and then runs it, exactly like
 the best in-process loop, and the batcher orders the queue and drops expired requests.
+OpenVINO's int8 execution is the exception: single-threaded, a batch of 8 runs ~1.25x the
+images/s of batch 1 (model alone), and over HTTP at c=32 the service with batch 8 served
+1.3-1.5x what it served with batch 1, with c=1 unchanged (a lone request is still a batch of
+one; docs/performance.md), so its CPU default is batch 8, still with no wait.
 A GPU gains a great deal from large batches, so its defaults are large batches and a few
 milliseconds of wait to fill them.
 """
@@ -16,7 +20,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifier.config import Settings
+from classifier.buckets import power_of_two_buckets
+from classifier.config import Backend, Settings
+
+# The CPU batch each backend runs best at (measured, see the module docstring).
+CPU_BATCH: dict[Backend, int] = {"onnxruntime": 1, "openvino": 8, "torch": 1}
 
 
 def available_cpus() -> int:
@@ -50,6 +58,8 @@ class Tuning:
     cpus: int
     max_batch_size: int
     max_batch_wait_s: float
+    # The batch sizes the model is called with (buckets.py); empty: any size, as formed.
+    batch_buckets: tuple[int, ...]
     queue_capacity: int
     inference_workers: int
     inference_threads: int
@@ -58,12 +68,15 @@ class Tuning:
     decode_workers: int
 
     @classmethod
-    def resolve(cls, settings: Settings, *, accelerator: bool, cpus: int | None = None) -> Tuning:
+    def resolve(
+        cls, settings: Settings, *, backend: Backend, accelerator: bool, cpus: int | None = None
+    ) -> Tuning:
+        """``backend``: the one that will run the model (never ``auto``; see backends.chosen_backend)."""
         cpus = cpus or available_cpus()
         if accelerator:
             batch, wait_ms, workers, threads = 64, 4.0, 2, 1
         else:
-            batch, wait_ms, workers, threads = 1, 0.0, cpus, 1
+            batch, wait_ms, workers, threads = CPU_BATCH[backend], 0.0, cpus, 1
         max_batch_size = settings.max_batch_size or batch
         inference_workers = settings.inference_workers or workers
         inference_threads = settings.inference_threads or (
@@ -78,6 +91,8 @@ class Tuning:
             cpus=cpus,
             max_batch_size=max_batch_size,
             max_batch_wait_s=wait / 1000.0,
+            # A GPU plans each new input shape on its first call (seconds); a CPU does not.
+            batch_buckets=power_of_two_buckets(max_batch_size) if accelerator else (),
             queue_capacity=capacity,
             inference_workers=inference_workers,
             inference_threads=inference_threads,

@@ -4,7 +4,8 @@
    decoding: on a CPU this keeps one busy thread per core instead of decode and inference
    threads fighting for the same cores). An image that cannot be prepared fails alone: its
    request gets the error, the rest of the batch still runs.
-2. model: the prepared tensors, stacked, in one call.
+2. model: the prepared tensors, stacked and padded to their batch bucket (buckets.py), in one
+   call; the padding rows' answers are dropped.
 3. answer: each job's row (or error) goes back to the event loop (``call_soon_threadsafe``).
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from classifier.batcher import DynamicBatcher, Job
+from classifier.buckets import pad_to_bucket
 from classifier.metrics import ServiceMetrics
 from classifier.prepare import ImagePreparation, Tensor
 
@@ -39,6 +41,7 @@ class InferenceWorkers:
         *,
         count: int,
         images_in_flight: Callable[[], int],
+        buckets: tuple[int, ...] = (),
     ) -> None:
         self._batcher = batcher
         self._prepare = prepare
@@ -48,6 +51,7 @@ class InferenceWorkers:
         # Images anywhere in the pipeline: a call runs "alone" only when nothing else is
         # coming, so a lone request may use every core.
         self._images_in_flight = images_in_flight
+        self._buckets = buckets
         self._running = 0
         self._running_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -104,7 +108,7 @@ class InferenceWorkers:
         try:
             started = time.perf_counter()
             tensors = [job.tensor for job in batch if job.tensor is not None]
-            outputs = self._predict(np.stack(tensors), alone)
+            outputs = self._predict(pad_to_bucket(np.stack(tensors), self._buckets), alone)[: len(tensors)]
             elapsed = time.perf_counter() - started
         except Exception as error:  # the backend failed: every image in the batch fails
             for job in batch:

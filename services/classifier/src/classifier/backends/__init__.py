@@ -15,7 +15,7 @@ from classifier.artifact import (
 from classifier.backends.base import InferenceBackend
 from classifier.config import Backend, Settings
 
-__all__ = ["InferenceBackend", "check_artifact", "load_model", "uses_accelerator"]
+__all__ = ["InferenceBackend", "check_artifact", "chosen_backend", "load_model", "uses_accelerator"]
 
 # The files each backend reads.
 BACKEND_FILES: dict[Backend, tuple[str, ...]] = {
@@ -34,11 +34,19 @@ def uses_accelerator(settings: Settings) -> bool:
     return settings.device == "cuda" or torch.cuda.is_available()
 
 
+def chosen_backend(settings: Settings) -> Backend:
+    """The backend that will run the model: the configured one, or with ``auto`` the artifact's
+    own CPU runtime (its metadata only; check_artifact verifies the files)."""
+    if settings.backend != "auto":
+        return settings.backend
+    return load_artifact(settings.model_dir, verify=()).metadata.runtime
+
+
 def check_artifact(settings: Settings) -> tuple[ModelArtifact, Backend]:
-    """The artifact with the files its backend reads verified, and that backend: the configured
-    one, or with ``auto`` the artifact's own CPU runtime. Raises ArtifactError on a mismatch."""
+    """The artifact with the files its backend reads verified, and that backend (chosen_backend).
+    Raises ArtifactError on a mismatch."""
     raw = load_artifact(settings.model_dir, verify=()).metadata
-    backend: Backend = raw.runtime if settings.backend == "auto" else settings.backend
+    backend = chosen_backend(settings)
     try:
         return load_artifact(settings.model_dir, verify=BACKEND_FILES[backend]), backend
     except ArtifactError as error:
