@@ -556,6 +556,35 @@ MUTATIONS = [
         ),
         ".github/workflows/promote.yml: permissions: top-level permissions are {'contents': 'write'}",
     ),
+    Mutation(
+        "the environments' namespaces admit any pod",
+        replace(
+            "argocd/apps/templates/applicationset.yaml",
+            "            pod-security.kubernetes.io/enforce: restricted\n",
+            "",
+        ),
+        "Application/classifier-dev: namespace classifier-dev does not enforce the restricted Pod Security Standard",
+    ),
+    Mutation(
+        "namespace metadata Argo CD never applies",
+        replace("argocd/apps/templates/applicationset.yaml", "          - CreateNamespace=true\n", ""),
+        "managedNamespaceMetadata without CreateNamespace=true: Argo CD ignores it (pod-security-restricted)",
+    ),
+    Mutation(
+        "a ClusterSecretStore every namespace may read",
+        replace(
+            "platform/secret-store/cluster-secret-store.yaml",
+            "  conditions:\n    - namespaces: [classifier-dev, classifier-staging, classifier-prod, monitoring]\n",
+            "",
+        ),
+        "ClusterSecretStore/platform-secrets: has no spec.conditions: it serves every namespace",
+    ),
+    Mutation(
+        "a namespace left out of the store it reads",
+        replace("platform/secret-store/cluster-secret-store.yaml", ", monitoring]", "]"),
+        "ExternalSecret/alertmanager-receivers: in namespace monitoring reads ClusterSecretStore/platform-secrets, "
+        "whose conditions do not allow that namespace",
+    ),
     # --- analysis-limits -------------------------------------------------------------------------
     Mutation(
         "the step analysis passes on three inconclusive measurements (the old limits)",

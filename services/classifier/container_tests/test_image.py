@@ -115,6 +115,12 @@ def test_image_holds_no_torch_and_carries_oci_labels() -> None:
     assert listing.strip() == "[]"
 
 
+def test_the_cpu_image_ships_only_the_files_its_backend_reads() -> None:
+    """ONNX Runtime reads model.onnx: the TorchScript file (for runtime-gpu's torch backend) stays out."""
+    found = podman("run", "--rm", "--entrypoint", "find", IMAGE, "/opt/model", "-type", "f").stdout.split()
+    assert sorted(Path(f).name for f in found) == ["metadata.json", "model.onnx"]
+
+
 def test_image_holds_no_build_or_test_code() -> None:
     """The model build and the test harness are their own distributions, never installed here."""
     modules = (

@@ -3,7 +3,25 @@ one Application does to another, to the cluster, or to a controller. Each is a c
 that passes every per-object check yet keeps a real cluster from converging, and names the
 upstream code or document that makes it one."""
 
-from gitops.delivery_policies import ordering, ownership, references, scope, secrets, uniqueness
+from gitops.delivery_policies import (
+    ordering,
+    ownership,
+    pod_security,
+    references,
+    scope,
+    secrets,
+    uniqueness,
+)
 from gitops.delivery_policies.base import RULES, check
 
-__all__ = ["RULES", "check", "ordering", "ownership", "references", "scope", "secrets", "uniqueness"]
+__all__ = [
+    "RULES",
+    "check",
+    "ordering",
+    "ownership",
+    "pod_security",
+    "references",
+    "scope",
+    "secrets",
+    "uniqueness",
+]
