@@ -1,7 +1,7 @@
 """Check each pinned action against upstream: its commit exists and is the commit its tag comment
 names. Offline rules (workflow_policies.unpinned_actions) see only the form of a pin; a pin to a
-commit that does not exist passes them, and GitHub then fails the whole job at set-up, because it
-downloads every action of a job in its "Set up job" step, before the first step runs.
+commit that does not exist passes them, and the job that uses it fails at set-up (issue #20's
+review: GitHub downloads every action of a job in its "Set up job" step, before the first step).
 
     gitops-action-pins             # every workflow under .github/workflows, against github.com
     gitops-action-pins --remote '/mirrors/{owner}+{name}'   # local mirrors

@@ -34,19 +34,19 @@ def uses_accelerator(settings: Settings) -> bool:
     return settings.device == "cuda" or torch.cuda.is_available()
 
 
-def chosen_backend(settings: Settings) -> Backend:
+def chosen_backend(settings: Settings, metadata: ModelMetadata | None = None) -> Backend:
     """The backend that will run the model: the configured one, or with ``auto`` the artifact's
-    own CPU runtime (its metadata only; check_artifact verifies the files)."""
+    own CPU runtime (its metadata only, read here unless given; check_artifact verifies the files)."""
     if settings.backend != "auto":
         return settings.backend
-    return load_artifact(settings.model_dir, verify=()).metadata.runtime
+    return (metadata or load_artifact(settings.model_dir, verify=()).metadata).runtime
 
 
 def check_artifact(settings: Settings) -> tuple[ModelArtifact, Backend]:
     """The artifact with the files its backend reads verified, and that backend (chosen_backend).
     Raises ArtifactError on a mismatch."""
     raw = load_artifact(settings.model_dir, verify=()).metadata
-    backend = chosen_backend(settings)
+    backend = chosen_backend(settings, raw)
     try:
         return load_artifact(settings.model_dir, verify=BACKEND_FILES[backend]), backend
     except ArtifactError as error:
