@@ -117,7 +117,7 @@ clean: ## remove the virtual environment and built artifacts
 generate: $(SETUP_STAMP) ## regenerate manifests made from platform/slo/slos.yaml
 	$(BIN)/gitops-generate
 
-validate: $(SETUP_STAMP) checkov ## render every environment; schemas, policies, checkov
+validate: $(SETUP_STAMP) checkov ## render every environment and the chart on its own; schemas, policies, checkov
 	$(BIN)/gitops-validate
 
 promote: $(SETUP_STAMP) ## promote an image: make promote FROM=dev TO=staging STATUS=status.json SIGNATURE=signature.json

@@ -36,9 +36,9 @@ from scipy.stats import beta  # type: ignore[import-untyped]
 from classifier.artifact import Preprocessing
 from classifier.preprocess import preprocess
 from gitops.analysis import STEP
+from gitops.delivery import environment_objects
 from gitops.durations import duration_seconds
 from gitops.quality_stats import CLASS_GROUPS, CONFIDENCE_BOUNDS, STIRLING_ERROR_PER_CATEGORY, threshold
-from gitops.render import render
 from gitops.slo import load_slo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def prod_schedule(root: Path = REPO) -> Schedule:
     from its initial delay to the end."""
     slo = load_slo(root / "platform" / "slo" / "slos.yaml")
     interval = _minutes(slo.analysis.interval)
-    (rollout,) = [m for m in render(root / "environments" / "prod") if m["kind"] == "Rollout"]
+    (rollout,) = [m for m in environment_objects(root, "prod") if m["kind"] == "Rollout"]
     canary = rollout["spec"]["strategy"]["canary"]
     starting_step = canary.get("analysis", {}).get("startingStep", 0)
     weights: list[float] = []

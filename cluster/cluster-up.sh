@@ -37,10 +37,15 @@ helm install ingress-nginx ingress-nginx/ingress-nginx -n ingress-nginx --create
 helm install argocd argo/argo-cd -n argocd --create-namespace --version "${ARGO_CD_CHART}" \
   --values cluster/argocd-values.yaml --wait
 
-# The secret store's source: a random API token, created here and nowhere in git.
+# The secret store's source: a random API token per environment and Grafana's admin password,
+# created here and nowhere in git.
 kubectl create namespace platform-secrets
-kubectl create secret generic classifier-api-tokens -n platform-secrets \
-  --from-literal=tokens="$(openssl rand -hex 24)"
+for env in dev staging prod; do
+  kubectl create secret generic "classifier-${env}-api-tokens" -n platform-secrets \
+    --from-literal=tokens="$(openssl rand -hex 24)"
+done
+kubectl create secret generic grafana-admin -n platform-secrets \
+  --from-literal=admin-user=admin --from-literal=admin-password="$(openssl rand -hex 16)"
 # Alertmanager's receivers (platform/alerts/externalsecret-alertmanager.yaml), placeholders that
 # reach no one: PagerDuty refuses a routing key that is not one of its 32-character keys, and the
 # .invalid domain never resolves (RFC 2606). Put real ones in the store to be paged.
@@ -59,10 +64,10 @@ Cluster up. Argo CD now installs the platform, then the environments (a few minu
   Argo CD:    kubectl -n argocd port-forward svc/argocd-server 8081:443
               https://localhost:8081  (admin / ${password})
   Grafana:    kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80
-              http://localhost:3000   (admin / the chart's default; change it before sharing)
+              http://localhost:3000   (admin / \$(kubectl get secret grafana-admin -n platform-secrets -o jsonpath='{.data.admin-password}' | base64 -d))
   Rollouts:   kubectl argo rollouts get rollout classifier -n classifier-dev --watch
   Service:    curl -H 'Host: dev.classifier.local' -H "Authorization: Bearer \$TOKEN" \\
                 --data-binary @photo.jpg -H 'content-type: image/jpeg' http://localhost:8080/v1/classify
               (staging.classifier.local, prod.classifier.local for the others)
-              TOKEN: kubectl get secret classifier-api-tokens -n platform-secrets -o jsonpath='{.data.tokens}' | base64 -d
+              TOKEN: kubectl get secret classifier-dev-api-tokens -n platform-secrets -o jsonpath='{.data.tokens}' | base64 -d
 TXT

@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
-from gitops.paths import ENVIRONMENTS, REPO_ROOT
-from gitops.render import Manifest, render
+from gitops import delivery
+from gitops.paths import REPO_ROOT
+from gitops.render import Manifest
 
 _TABLES: list[tuple[str, str]] = []
 _MUTATION_RESULTS: dict[str, bool] = {}
@@ -27,7 +28,8 @@ def mutation_results() -> dict[str, bool]:
 
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[Manifest]]:
-    return {env: render(REPO_ROOT / "environments" / env) for env in ENVIRONMENTS}
+    cluster = delivery.load(REPO_ROOT)
+    return {app.environment: list(app.objects or ()) for app in cluster.applications if app.environment}
 
 
 @pytest.fixture

@@ -50,17 +50,6 @@ def append(path: str, text: str) -> Edit:
     return edit
 
 
-def cut_from(path: str, marker: str) -> Edit:
-    """Drop everything from `marker` on."""
-
-    def edit(root: Path) -> None:
-        text = (root / path).read_text()
-        assert marker in text, f"{path}: {marker!r} not found"
-        (root / path).write_text(text[: text.index(marker)])
-
-    return edit
-
-
 def both(*edits: Edit) -> Edit:
     def edit(root: Path) -> None:
         for each in edits:
@@ -69,19 +58,16 @@ def both(*edits: Edit) -> Edit:
     return edit
 
 
-HOST_PATCH = "value: {env}.classifier.local"
 APPSET = "argocd/apps/templates/applicationset.yaml"
 CONFIG_APPS = "argocd/apps/templates/platform-config.yaml"
 PROJECT = "argocd/apps/templates/project-classifier.yaml"
-NETWORK_POLICY = "rollouts/networkpolicy.yaml"
+NETWORK_POLICY = "rollouts/templates/networkpolicy.yaml"
 
 MUTATIONS = [
     # --- unique-ingress-host -------------------------------------------------------------------
     Mutation(
         "staging copies dev's host",
-        replace(
-            "environments/staging/kustomization.yaml", "staging.classifier.local", "dev.classifier.local"
-        ),
+        replace("environments/staging/values.yaml", "staging.classifier.local", "dev.classifier.local"),
         "classifier-staging: Ingress/classifier: host dev.classifier.local and path / are also routed by "
         "classifier-dev's Ingress/classifier",
     ),
@@ -90,9 +76,9 @@ MUTATIONS = [
         both(
             *(
                 replace(
-                    f"environments/{e}/kustomization.yaml",
-                    HOST_PATCH.format(env=e),
-                    "value: classifier.local",
+                    f"environments/{e}/values.yaml",
+                    f"  host: {e}.classifier.local\n",
+                    "  host: classifier.local\n",
                 )
                 for e in ("dev", "staging", "prod")
             )
@@ -104,14 +90,9 @@ MUTATIONS = [
         "a cluster-scoped object in the base, applied by every environment",
         both(
             append(
-                "rollouts/priorityclass.yaml",
+                "rollouts/templates/priorityclass.yaml",
                 "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\n"
                 "metadata:\n  name: classifier\nvalue: 1000\n",
-            ),
-            replace(
-                "rollouts/kustomization.yaml",
-                "  - externalsecret.yaml\n",
-                "  - externalsecret.yaml\n  - priorityclass.yaml\n",
             ),
             replace(
                 PROJECT,
@@ -168,7 +149,7 @@ MUTATIONS = [
     Mutation(
         "dashboards without CreateNamespace, relying on the monitoring chart's namespace",
         replace(CONFIG_APPS, "      - CreateNamespace=true\n", ""),
-        "classifier-dashboards: ConfigMap/dashboard-classifier-slo: namespace monitoring neither exists",
+        "classifier-dashboards: ExternalSecret/grafana-admin: namespace monitoring neither exists",
     ),
     Mutation(
         "a chart Application without CreateNamespace",
@@ -177,15 +158,19 @@ MUTATIONS = [
     ),
     # --- controller-owned-fields ---------------------------------------------------------------
     Mutation(
-        "prod's replica count back in git",
-        replace("environments/prod/rollout.yaml", "spec:\n  strategy:", "spec:\n  replicas: 4\n  strategy:"),
+        "the replica count back in git",
+        replace(
+            "rollouts/templates/rollout.yaml",
+            "  revisionHistoryLimit: 5",
+            "  replicas: {{ .Values.replicas.min }}\n  revisionHistoryLimit: 5",
+        ),
         "classifier-prod: Rollout/classifier: spec.replicas is in git while ScaledObject/classifier owns it",
     ),
     Mutation(
         "replicas in git, ignored but not respected",
         both(
             replace(
-                "rollouts/rollout.yaml",
+                "rollouts/templates/rollout.yaml",
                 "  revisionHistoryLimit: 5",
                 "  replicas: 2\n  revisionHistoryLimit: 5",
             ),
@@ -211,7 +196,7 @@ MUTATIONS = [
     Mutation(
         "a selector that names the hash the controller sets",
         replace(
-            "rollouts/service-stable.yaml",
+            "rollouts/templates/service-stable.yaml",
             "    app.kubernetes.io/name: classifier\n",
             "    app.kubernetes.io/name: classifier\n    rollouts-pod-template-hash: abc123\n",
         ),
@@ -248,7 +233,7 @@ MUTATIONS = [
     ),
     Mutation(
         "a folder beside the environments becomes a fourth one",
-        append("environments/base/kustomization.yaml", "resources:\n  - ../../rollouts\n"),
+        append("environments/base/values.yaml", "ingress: {host: base.classifier.local}\n"),
         "bootstrap: ApplicationSet/classifier: generates the environments ['base', 'dev', 'prod', 'staging']",
     ),
     Mutation(
@@ -265,21 +250,25 @@ MUTATIONS = [
         "a Secret with its value in git",
         both(
             append(
-                "rollouts/secret.yaml",
+                "rollouts/templates/secret-in-git.yaml",
                 "apiVersion: v1\nkind: Secret\nmetadata:\n  name: classifier-api-tokens\n"
                 "stringData:\n  tokens: not-so-secret\n",
             ),
-            replace("rollouts/kustomization.yaml", "  - externalsecret.yaml\n", "  - secret.yaml\n"),
+            replace(
+                "rollouts/templates/externalsecret.yaml",
+                "{{- if .Values.platform.externalSecrets }}",
+                "{{- if false }}",
+            ),
         ),
         "classifier-dev: Secret/classifier-api-tokens: a Secret with data in git",
     ),
     Mutation(
         "a token as a literal environment variable",
         replace(
-            "rollouts/rollout.yaml",
-            "            - name: CLASSIFIER_HOST\n",
-            '            - name: UPSTREAM_API_TOKEN\n              value: "s3cr3t-value"\n'
-            "            - name: CLASSIFIER_HOST\n",
+            "rollouts/templates/_pod.tpl",
+            "        - name: CLASSIFIER_HOST\n",
+            '        - name: UPSTREAM_API_TOKEN\n          value: "s3cr3t-value"\n'
+            "        - name: CLASSIFIER_HOST\n",
         ),
         "classifier-prod: Rollout/classifier: container classifier sets UPSTREAM_API_TOKEN literally",
     ),
@@ -295,7 +284,7 @@ MUTATIONS = [
     Mutation(
         "a GitHub token pasted into an annotation",
         replace(
-            "rollouts/serviceaccount.yaml",
+            "rollouts/templates/serviceaccount.yaml",
             "  name: classifier\n",
             "  name: classifier\n  annotations:\n    note: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n",
         ),
@@ -304,18 +293,22 @@ MUTATIONS = [
     # --- cross-references ----------------------------------------------------------------------
     Mutation(
         "the ExternalSecret names a store that does not exist",
-        replace("rollouts/externalsecret.yaml", "    name: platform-secrets", "    name: platform-secret"),
+        replace(
+            "rollouts/templates/externalsecret.yaml",
+            "    name: platform-secrets",
+            "    name: platform-secret",
+        ),
         "classifier-dev: ExternalSecret/classifier-api-tokens: ClusterSecretStore platform-secret does not exist",
     ),
     Mutation(
         "the ServiceMonitor lacks the label Prometheus selects",
-        replace("rollouts/servicemonitor.yaml", "    release: kube-prometheus-stack\n", ""),
+        replace("rollouts/templates/servicemonitor.yaml", "    release: kube-prometheus-stack\n", ""),
         "classifier-dev: ServiceMonitor/classifier: lacks the labels {'release': 'kube-prometheus-stack'}",
     ),
     Mutation(
         "the autoscaler queries a Prometheus that does not exist",
         replace(
-            "rollouts/scaledobject.yaml",
+            "rollouts/templates/scaledobject.yaml",
             "kube-prometheus-stack-prometheus.monitoring",
             "prometheus.monitoring",
         ),
@@ -334,52 +327,50 @@ MUTATIONS = [
     Mutation(
         "the autoscaler's fallback over a trigger KEDA cannot fall back from",
         replace(
-            "rollouts/scaledobject.yaml", "      metricType: AverageValue\n", "      metricType: Value\n"
+            "rollouts/templates/scaledobject.yaml",
+            "      metricType: AverageValue\n",
+            "      metricType: Value\n",
         ),
         "dev: ScaledObject/classifier: KEDA's webhook refuses the fallback",
     ),
     # --- references (per environment) ----------------------------------------------------------
     Mutation(
         "the Ingress routes to a port the Service lacks",
-        replace("rollouts/ingress.yaml", "                  name: http", "                  name: web"),
+        replace(
+            "rollouts/templates/ingress.yaml", "                  name: http", "                  name: web"
+        ),
         "dev: Ingress/classifier: backend Service classifier has no port 'web' (references)",
     ),
     Mutation(
         "the ServiceMonitor scrapes a port name no Service has",
-        replace("rollouts/servicemonitor.yaml", "    - port: metrics", "    - port: metric"),
+        replace("rollouts/templates/servicemonitor.yaml", "    - port: metrics", "    - port: metric"),
         "prod: ServiceMonitor/classifier: endpoint port 'metric' is not a port name",
     ),
     Mutation(
         "the Rollout names a canary Service that does not exist",
         replace(
-            "rollouts/rollout.yaml", "canaryService: classifier-canary", "canaryService: classifier-preview"
+            "rollouts/templates/rollout.yaml",
+            "canaryService: classifier-canary",
+            "canaryService: classifier-preview",
         ),
         "dev: Rollout/classifier: canaryService classifier-preview does not exist",
     ),
     Mutation(
         "nginx traffic routing, but the Ingress does not route to the stable Service",
-        replace(
-            "rollouts/components/nginx-traffic-routing/kustomization.yaml",
-            "        value: classifier-stable\n",
-            "        value: classifier\n",
-        ),
+        replace("rollouts/templates/_helpers.tpl", "-}}\nclassifier-stable\n", "-}}\nclassifier\n"),
         "prod: Rollout/classifier: ingress `classifier` has no rules using service classifier-stable backend",
     ),
     Mutation(
         "a pod mounts a Secret nothing provides",
-        replace(
-            "rollouts/rollout.yaml",
-            "            secretName: classifier-api-tokens",
-            "            secretName: classifier-tokens",
-        ),
+        append("environments/staging/values.yaml", "apiTokens:\n  existingSecret: classifier-tokens\n"),
         "staging: Rollout/classifier: volume api-tokens mounts Secret classifier-tokens",
     ),
     Mutation(
         "a service account that does not exist",
         replace(
-            "rollouts/rollout.yaml",
-            "      serviceAccountName: classifier",
-            "      serviceAccountName: classifier-sa",
+            "rollouts/templates/_pod.tpl",
+            "  serviceAccountName: classifier\n",
+            "  serviceAccountName: classifier-sa\n",
         ),
         "dev: Rollout/classifier: serviceAccountName classifier-sa does not exist",
     ),
@@ -410,33 +401,25 @@ MUTATIONS = [
     # --- availability --------------------------------------------------------------------------
     Mutation(
         "a PodDisruptionBudget that allows no eviction",
-        replace("rollouts/pdb.yaml", "  maxUnavailable: 1", "  maxUnavailable: 0"),
+        replace("rollouts/templates/pdb.yaml", "  maxUnavailable: 1", "  maxUnavailable: 0"),
         "dev: PodDisruptionBudget/classifier: allows no voluntary eviction at 1 replica(s)",
     ),
     Mutation(
         "prod scales down to one pod",
-        replace(
-            "environments/prod/kustomization.yaml",
-            "        path: /spec/minReplicaCount\n        value: 4",
-            "        path: /spec/minReplicaCount\n        value: 1",
-        ),
+        replace("environments/prod/values.yaml", "replicas: {min: 4,", "replicas: {min: 1,"),
         "prod: Rollout/classifier: prod may run 1 replica(s): losing one pod is an outage",
     ),
     Mutation(
         "prod spread over zones only when convenient",
-        replace(
-            "environments/prod/kustomization.yaml",
-            "        value: DoNotSchedule",
-            "        value: ScheduleAnyway",
-        ),
+        replace("environments/prod/values.yaml", "zoneSpread: DoNotSchedule", "zoneSpread: ScheduleAnyway"),
         "prod: Rollout/classifier: not spread over zones with whenUnsatisfiable: DoNotSchedule",
     ),
     # --- scoped-queries ------------------------------------------------------------------------
     Mutation(
-        "staging's autoscaler copied from prod",
+        "the autoscaler's query names one environment's namespace",
         replace(
-            "environments/staging/kustomization.yaml",
-            'namespace="classifier-staging"',
+            "rollouts/templates/scaledobject.yaml",
+            'namespace="{{ .Release.Namespace }}"',
             'namespace="classifier-prod"',
         ),
         "staging: ScaledObject/classifier: query reads namespace classifier-prod, not its own (classifier-staging)",
@@ -475,7 +458,7 @@ MUTATIONS = [
     Mutation(
         "dev's basic canary keeps aborted pods it cannot keep",
         replace(
-            "rollouts/rollout.yaml",
+            "rollouts/templates/rollout.yaml",
             "      maxUnavailable: 0\n",
             "      maxUnavailable: 0\n      abortScaleDownDelaySeconds: 30\n",
         ),
@@ -512,8 +495,32 @@ MUTATIONS = [
     ),
     Mutation(
         "a pull request's image is loaded with attestations",
-        replace(".github/workflows/ci.yml", "sbom: ${{ github.ref == 'refs/heads/main' }}", "sbom: true"),
+        replace(
+            ".github/workflows/ci.yml",
+            "          load: true\n",
+            "          load: true\n          sbom: true\n",
+        ),
         ".github/workflows/ci.yml: job image: on refs/pull/1/merge loads the image with SBOM or provenance",
+    ),
+    Mutation(
+        "a pull request's build may push packages and sign",
+        replace(
+            ".github/workflows/ci.yml",
+            "    timeout-minutes: 40\n    permissions:\n      contents: read\n    steps:\n",
+            "    timeout-minutes: 40\n    permissions:\n      contents: read\n      packages: write\n"
+            "      id-token: write\n    steps:\n",
+        ),
+        ".github/workflows/ci.yml: job image: may run for a pull request with id-token, packages: write",
+    ),
+    Mutation(
+        "the publishing job runs for pull requests too",
+        replace(
+            ".github/workflows/ci.yml",
+            "    if: needs.changes.outputs.build == 'true' && github.ref == 'refs/heads/main'\n"
+            "    runs-on: ubuntu-24.04\n    timeout-minutes: 40\n",
+            "    if: needs.changes.outputs.build == 'true'\n    runs-on: ubuntu-24.04\n    timeout-minutes: 40\n",
+        ),
+        ".github/workflows/ci.yml: job publish: may run for a pull request with id-token, packages: write",
     ),
     Mutation(
         "secret scanning through gitleaks-action again",
@@ -526,7 +533,15 @@ MUTATIONS = [
     ),
     Mutation(
         "every push builds, deploy-dev's own commits included",
-        replace(".github/workflows/ci.yml", "    if: needs.changes.outputs.build == 'true'\n", ""),
+        both(
+            replace(".github/workflows/ci.yml", "    if: needs.changes.outputs.build == 'true'\n", ""),
+            replace(
+                ".github/workflows/ci.yml",
+                "    if: needs.changes.outputs.build == 'true' && github.ref == 'refs/heads/main'\n"
+                "    runs-on: ubuntu-24.04\n    timeout-minutes: 40\n",
+                "    if: github.ref == 'refs/heads/main'\n    runs-on: ubuntu-24.04\n    timeout-minutes: 40\n",
+            ),
+        ),
         ".github/workflows/ci.yml: job deploy-dev: commits to environments/ on every push",
     ),
     Mutation(
@@ -585,54 +600,142 @@ MUTATIONS = [
         "ExternalSecret/alertmanager-receivers: in namespace monitoring reads ClusterSecretStore/platform-secrets, "
         "whose conditions do not allow that namespace",
     ),
+    # --- the chart's values: a mistake in an environment's file fails its render ---------------
+    Mutation(
+        "a values key misspelt",
+        replace("environments/prod/values.yaml", "replicas: {min: 4, max: 20}", "replica: {min: 4, max: 20}"),
+        "Application/classifier-prod: helm template rollouts: values don't meet the specifications",
+    ),
+    Mutation(
+        "prod drops its readiness probe through its values",
+        append("environments/prod/values.yaml", "probes:\n  readiness: null\n"),
+        "at '/probes': missing property 'readiness'",
+    ),
+    Mutation(
+        "prod runs a tag",
+        replace(
+            "environments/prod/values.yaml",
+            "  digest: sha256:4c1f1d2ac8f1d7e5b0f7cf3e33b7f7d0a3e6a1c9f0b2d4e6f8a0c2e4a6b8d0f2  # what promotion changes\n",
+            "  tag: 0.1.0\n",
+        ),
+        "prod: Rollout/classifier container classifier: ghcr.io/model-serving-gitops/classifier:0.1.0 is not "
+        "pinned by digest (@sha256:...), required in prod (images)",
+    ),
+    # --- secret-store-least-privilege, secrets-per-environment, admin-credentials-from-store -------
+    Mutation(
+        "the secret store's Role reads every Secret in its namespace",
+        replace(
+            "cluster/secret-store-access.yaml",
+            "    resourceNames:\n      - classifier-dev-api-tokens\n      - classifier-staging-api-tokens\n"
+            "      - classifier-prod-api-tokens\n      - alertmanager-receivers\n      - grafana-admin\n",
+            "",
+        ),
+        "cluster-up: Role/secret-reader: grants get on every Secret in platform-secrets",
+    ),
+    Mutation(
+        "the secret store's Role may list and watch Secrets",
+        replace(
+            "cluster/secret-store-access.yaml",
+            '    verbs: ["get"]\n',
+            '    verbs: ["get", "list", "watch"]\n',
+        ),
+        "cluster-up: Role/secret-reader: grants get, list, watch on Secrets in platform-secrets",
+    ),
+    Mutation(
+        "prod's tokens not granted to the secret store",
+        replace("cluster/secret-store-access.yaml", "      - classifier-prod-api-tokens\n", ""),
+        "classifier-prod: ExternalSecret/classifier-api-tokens: reads classifier-prod-api-tokens from "
+        "ClusterSecretStore/platform-secrets, whose service account may not get it",
+    ),
+    Mutation(
+        "every environment reads one token",
+        replace(
+            "rollouts/templates/externalsecret.yaml",
+            "key: {{ .Release.Namespace }}-api-tokens",
+            "key: classifier-api-tokens",
+        ),
+        "classifier-prod: ExternalSecret/classifier-api-tokens: reads classifier-api-tokens, which dev, staging also read",
+    ),
+    Mutation(
+        "Grafana's admin password left at the chart's default",
+        replace(
+            "platform/kube-prometheus-stack.yaml",
+            "          admin:\n            existingSecret: grafana-admin\n",
+            "          admin:\n            existingSecret: ''\n",
+        ),
+        "Application/kube-prometheus-stack: grafana.admin.existingSecret is not set: the admin password is the chart's default",
+    ),
+    Mutation(
+        "Grafana's admin Secret that nothing fills",
+        replace(
+            "platform/dashboards/externalsecret-grafana-admin.yaml",
+            "    - secretKey: admin-password\n",
+            "    - secretKey: password\n",
+        ),
+        "Application/kube-prometheus-stack: grafana.admin.existingSecret names grafana-admin, but no ExternalSecret in monitoring fills it with admin-password",
+    ),
     # --- analysis-limits -------------------------------------------------------------------------
     Mutation(
         "the step analysis passes on three inconclusive measurements (the old limits)",
         replace(
-            "rollouts/analysis-step.yaml", "    inconclusiveLimit: 0\n", "    inconclusiveLimit: 3\n", count=2
+            "rollouts/files/analysis-step.yaml",
+            "    inconclusiveLimit: 0\n",
+            "    inconclusiveLimit: 3\n",
+            count=2,
         ),
         "dev: AnalysisTemplate/classifier-canary-step metric error-rate: its limits let a run end Successful without one passing measurement",
     ),
     Mutation(
         "the step analysis passes after a failed measurement",
-        replace("rollouts/analysis-step.yaml", "    failureLimit: 0\n", "    failureLimit: 1\n", count=2),
+        replace(
+            "rollouts/files/analysis-step.yaml", "    failureLimit: 0\n", "    failureLimit: 1\n", count=2
+        ),
         "prod: AnalysisTemplate/classifier-canary-step metric latency-p99: it gates full promotion, yet its limits let a run end Successful after a failed or inconclusive measurement",
     ),
     Mutation(
         "success and failure conditions overlap at the threshold",
-        replace("rollouts/analysis-background.yaml", "result[0] > 0.0144", "result[0] >= 0.0144"),
+        replace("rollouts/files/analysis-background.yaml", "result[0] > 0.0144", "result[0] >= 0.0144"),
         "staging: AnalysisTemplate/classifier-canary-background metric error-rate: 0.0144 both passes and fails",
     ),
     Mutation(
         "a gap between the success and failure thresholds",
-        replace("rollouts/analysis-step.yaml", "result[0] > 0.3", "result[0] > 0.5"),
+        replace("rollouts/files/analysis-step.yaml", "result[0] > 0.3", "result[0] > 0.5"),
         "dev: AnalysisTemplate/classifier-canary-step metric latency-p99: just above 0.3 neither passes nor fails",
     ),
     Mutation(
         "no data counted as a pass",
         replace(
-            "rollouts/analysis-step.yaml",
+            "rollouts/files/analysis-step.yaml",
             "successCondition: len(result) > 0 && !isNaN(result[0]) && result[0] <= 0.0144",
             "successCondition: len(result) == 0 || isNaN(result[0]) || result[0] <= 0.0144",
         ),
         "dev: AnalysisTemplate/classifier-canary-step metric error-rate: no data ([]) passes",
     ),
     Mutation(
-        "dev promoted after its pause, with no step analysis",
-        cut_from("environments/dev/rollout.yaml", "        - analysis:\n"),
-        "dev: Rollout/classifier: its canary has no step analysis",
+        "promoted after the last pause, with no step analysis",
+        replace(
+            "rollouts/templates/_canary.tpl",
+            "- analysis:\n    templates:\n      - templateName: classifier-canary-step\n"
+            "      - templateName: classifier-quality-paired\n    args:\n"
+            '      {{- include "classifier.analysisArgs" (dict "stable" false) | nindent 6 }}\n',
+            "",
+        ),
+        "dev: Rollout/classifier: its canary's last step analysis is followed by pause",
     ),
     Mutation(
         "failed measurements never fail the background analysis",
         replace(
-            "rollouts/analysis-background.yaml", "    failureLimit: 1\n", "    failureLimit: -1\n", count=2
+            "rollouts/files/analysis-background.yaml",
+            "    failureLimit: 1\n",
+            "    failureLimit: -1\n",
+            count=2,
         ),
         "prod: AnalysisTemplate/classifier-canary-background metric error-rate: failureLimit is negative",
     ),
     Mutation(
         "the background analysis stops guarding after three passes",
         replace(
-            "rollouts/analysis-background.yaml",
+            "rollouts/files/analysis-background.yaml",
             "    failureLimit: 1\n",
             "    failureLimit: 1\n    consecutiveSuccessLimit: 3\n",
         ),
@@ -641,7 +744,7 @@ MUTATIONS = [
     Mutation(
         "every metric of the promotion gate in dry-run",
         replace(
-            "rollouts/analysis-step.yaml",
+            "rollouts/files/analysis-step.yaml",
             "spec:\n  args:\n",
             "spec:\n  dryRun:\n  - metricName: .*\n  args:\n",
         ),
@@ -649,13 +752,13 @@ MUTATIONS = [
     ),
     Mutation(
         "an interval Argo Rollouts cannot parse",
-        replace("rollouts/analysis-step.yaml", "    interval: 1m\n", "    interval: '60'\n"),
+        replace("rollouts/files/analysis-step.yaml", "    interval: 1m\n", "    interval: '60'\n"),
         "dev: AnalysisTemplate/classifier-canary-step metric error-rate: cannot be checked: time: invalid duration",
     ),
     Mutation(
         "an autoscaler trigger on CPU, with no metrics-server to read it",
         replace(
-            "rollouts/scaledobject.yaml",
+            "rollouts/templates/scaledobject.yaml",
             '        threshold: "8"\n',
             '        threshold: "8"\n    - type: cpu\n      metricType: Utilization\n      metadata:\n        value: "75"\n',
         ),
@@ -664,18 +767,18 @@ MUTATIONS = [
     # --- analysis-jobs (the paired model-quality Job) ---------------------------------------------
     Mutation(
         "a model-quality Job without a deadline",
-        replace("rollouts/analysis-quality-paired.yaml", "          activeDeadlineSeconds: 300\n", ""),
+        replace("rollouts/files/analysis-quality-paired.yaml", "          activeDeadlineSeconds: 300\n", ""),
         "dev: AnalysisTemplate/classifier-quality-paired metric paired-check: no activeDeadlineSeconds",
     ),
     Mutation(
         "a model-quality Job retried as Kubernetes retries by default",
-        replace("rollouts/analysis-quality-paired.yaml", "          backoffLimit: 0\n", ""),
+        replace("rollouts/files/analysis-quality-paired.yaml", "          backoffLimit: 0\n", ""),
         "dev: AnalysisTemplate/classifier-quality-paired metric paired-check: backoffLimit 6",
     ),
     Mutation(
         "a model-quality Job that may write its root filesystem",
         replace(
-            "rollouts/analysis-quality-paired.yaml",
+            "rollouts/files/analysis-quality-paired.yaml",
             "readOnlyRootFilesystem: true",
             "readOnlyRootFilesystem: false",
         ),
@@ -684,7 +787,7 @@ MUTATIONS = [
     Mutation(
         "a model-quality Job its NetworkPolicy does not select",
         replace(
-            "rollouts/networkpolicy-quality-check.yaml",
+            "rollouts/templates/networkpolicy-quality-check.yaml",
             "      app.kubernetes.io/name: classifier-quality-check\n  policyTypes",
             "      app.kubernetes.io/name: quality-check\n  policyTypes",
         ),
@@ -693,34 +796,34 @@ MUTATIONS = [
     Mutation(
         "a drill's defective model allowed in prod",
         replace(
-            "environments/prod/kustomization.yaml",
-            "        value: DoNotSchedule\n",
-            "        value: DoNotSchedule\n      - op: add\n        path: /spec/template/spec/containers/0/env/-\n"
-            '        value: {name: CLASSIFIER_ALLOW_DRILL_DEFECTS, value: "true"}\n',
+            "rollouts/templates/_pod.tpl",
+            "        - name: CLASSIFIER_HOST\n",
+            '        - name: CLASSIFIER_ALLOW_DRILL_DEFECTS\n          value: "true"\n'
+            "        - name: CLASSIFIER_HOST\n",
         ),
         "prod: Rollout/classifier container classifier: sets CLASSIFIER_ALLOW_DRILL_DEFECTS, a drill-only setting",
     ),
     Mutation(
         "a model-quality Job that cannot read its token",
-        replace("rollouts/analysis-quality-paired.yaml", "                fsGroup: 10001\n", ""),
+        replace("rollouts/files/analysis-quality-paired.yaml", "                fsGroup: 10001\n", ""),
         "dev: Job/classifier-quality-paired.paired-check: volume api-tokens is mounted with mode 0440 and the pod sets no fsGroup",
     ),
     Mutation(
-        "dev's canary scaled before traffic, without a traffic router",
+        "a canary scaled before traffic, without a traffic router",
         replace(
-            "environments/dev/rollout.yaml",
-            "        - setWeight: 50\n",
-            "        - setCanaryScale: {replicas: 1}\n        - setWeight: 50\n",
+            "rollouts/templates/_canary.tpl",
+            "{{- else }}\n{{- range $index, $step := .Values.canary.steps }}\n",
+            "{{- else }}\n- setCanaryScale: {replicas: 1}\n{{- range $index, $step := .Values.canary.steps }}\n",
         ),
         "dev: Rollout/classifier: a setCanaryScale step without trafficRouting",
     ),
     Mutation(
         "the stable arm of the live model-quality comparison read from the Rollout, not its pods",
         replace(
-            "rollouts/rollout.yaml",
-            "          - name: stable-hash\n            valueFrom:\n              podTemplateHashValue: Stable\n",
-            "          - name: stable-hash\n            valueFrom:\n              fieldRef:\n"
-            "                fieldPath: metadata.labels['rollouts-pod-template-hash']\n",
+            "rollouts/templates/_canary.tpl",
+            "- name: stable-hash\n  valueFrom:\n    podTemplateHashValue: Stable\n",
+            "- name: stable-hash\n  valueFrom:\n    fieldRef:\n"
+            "      fieldPath: metadata.labels['rollouts-pod-template-hash']\n",
         ),
         "dev: Rollout/classifier: stable-hash is not passed as valueFrom.podTemplateHashValue: Stable",
     ),

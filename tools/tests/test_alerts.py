@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from gitops import delivery
 from gitops.alerts import (
     GPU_FOR_MINUTES,
     GPU_WINDOW_MINUTES,
@@ -255,10 +256,7 @@ def test_only_burn_rate_alerts_page_where_the_environment_pages_nobody() -> None
 def test_the_alerting_policy_names_every_environment() -> None:
     """absent() needs each namespace spelt out: one slos.yaml forgot is never noticed silent."""
     slo = load_slo(REPO_ROOT / "platform/slo/slos.yaml")
-    declared = {
-        yaml.safe_load((REPO_ROOT / "environments" / env / "kustomization.yaml").read_text())["namespace"]
-        for env in ENVIRONMENTS
-    }
+    declared = {app.destination_namespace for app in delivery.load(REPO_ROOT).applications if app.environment}
     assert set(slo.alerting) == declared == {namespace(env) for env in ENVIRONMENTS}
     absent = "\n".join(rule["expr"] for rule in alert_variants(REPO_ROOT)["ClassifierMetricsAbsent"])
     for ns in declared:

@@ -28,8 +28,9 @@ from gitops.analysis_model import (
     record,
     rollout_action,
 )
+from gitops.delivery import environment_objects
 from gitops.paths import REPO_ROOT
-from gitops.render import Manifest, render
+from gitops.render import Manifest
 
 # The phases by initial, so that the tables read as tables.
 S, F, I, E, R, P = "Successful", "Failed", "Inconclusive", "Error", "Running", "Pending"  # noqa: E741
@@ -432,7 +433,7 @@ Analysis = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def dev() -> list[Manifest]:
-    return render(REPO_ROOT / "environments" / "dev")
+    return environment_objects(REPO_ROOT, "dev")
 
 
 def analyses(dev: list[Manifest]) -> dict[str, Analysis]:

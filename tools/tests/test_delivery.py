@@ -11,7 +11,7 @@ import yaml
 
 from gitops import delivery, delivery_policies
 from gitops.applicationsets import matching_directories
-from gitops.argocd_sources import envsubst, helm_values
+from gitops.argocd_sources import SourceError, envsubst, helm_values
 from gitops.paths import REPO_ROOT
 
 from .mutations import copy_tree, replace
@@ -82,11 +82,12 @@ def test_services_kept_off_server_side_apply_by_annotation_are_accepted(tmp_path
     server_side = "- CreateNamespace=true\n          - ServerSideApply=true"
     replace("argocd/apps/templates/applicationset.yaml", "- CreateNamespace=true", server_side)(root)
     assert any(p.policy == "controller-owned-fields" for p in delivery_policies.check(delivery.load(root)))
-    for name in ("service-stable.yaml", "service-canary.yaml"):
-        service = root / "rollouts" / name
-        document = yaml.safe_load(service.read_text())
-        document["metadata"]["annotations"] = {"argocd.argoproj.io/sync-options": "ServerSideApply=false"}
-        service.write_text(yaml.safe_dump(document))
+    for name in ("classifier-stable", "classifier-canary"):
+        replace(
+            f"rollouts/templates/service-{name.removeprefix('classifier-')}.yaml",
+            f"  name: {name}\n",
+            f"  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-options: ServerSideApply=false\n",
+        )(root)
     assert [
         p for p in delivery_policies.check(delivery.load(root)) if p.policy == "controller-owned-fields"
     ] == []
@@ -122,6 +123,31 @@ def test_helm_parameters_override_values_and_force_strings() -> None:
         ],
     }
     assert helm_values(app) == {"localCluster": {"enabled": True, "image": "0123"}, "revision": "main"}
+
+
+def test_value_files_come_first_and_stay_in_the_repository(tmp_path: Path) -> None:
+    """valueFiles in order, then valuesObject, then parameters; a file outside the repository or
+    missing fails the render as it fails Argo CD's."""
+    (tmp_path / "chart").mkdir()
+    (tmp_path / "env").mkdir()
+    (tmp_path / "common.yaml").write_text("a: {b: 1, c: 1}\nd: 1\n")
+    (tmp_path / "env/values.yaml").write_text("a: {b: 2}\n")
+    app = copy.deepcopy(bootstrap())
+    app["spec"]["source"]["path"] = "chart"  # type: ignore[index]
+    app["spec"]["source"]["helm"] = {  # type: ignore[index]
+        "valueFiles": ["../common.yaml", "/env/values.yaml"],
+        "valuesObject": {"d": 2},
+        "parameters": [{"name": "a.c", "value": "3"}],
+    }
+    assert helm_values(app, tmp_path) == {"a": {"b": 2, "c": 3}, "d": 2}
+    app["spec"]["source"]["helm"]["valueFiles"] = ["../../outside.yaml"]  # type: ignore[index]
+    with pytest.raises(SourceError, match="resolves outside the repository"):
+        helm_values(app, tmp_path)
+    app["spec"]["source"]["helm"]["valueFiles"] = ["missing.yaml"]  # type: ignore[index]
+    with pytest.raises(SourceError, match="does not exist"):
+        helm_values(app, tmp_path)
+    app["spec"]["source"]["helm"]["ignoreMissingValueFiles"] = True  # type: ignore[index]
+    assert helm_values(app, tmp_path) == {"d": 2, "a": {"c": 3}}
 
 
 def test_unrenderable_sources_are_reported_not_skipped(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ from gitops.promtool_tests import RULES
 MODEL = "efficientnet-lite0"
 # Labels the scrape gives every series of a target: prometheus-operator v0.83.0
 # pkg/prometheus/promcfg.go generateServiceMonitorConfig (namespace, service, pod, container, job,
-# endpoint; instance is Prometheus' own) and rollouts/servicemonitor.yaml's podTargetLabels.
+# endpoint; instance is Prometheus' own) and rollouts/templates/servicemonitor.yaml's
+# podTargetLabels.
 TARGET_LABELS = frozenset(
     {"namespace", "service", "pod", "container", "job", "endpoint", "instance", "rollouts_pod_template_hash"}
 )
@@ -201,7 +202,7 @@ def expressions() -> list[tuple[str, str]]:
     for path in sorted((REPO_ROOT / "platform/dashboards").glob("classifier-*.yaml")):
         for name, text in yaml.safe_load(path.read_text())["data"].items():
             found += [(f"{path.relative_to(REPO_ROOT)} {name}", expr) for expr in _walk(json.loads(text))]
-    for path in sorted((REPO_ROOT / "rollouts").glob("analysis-*.yaml")):
+    for path in sorted((REPO_ROOT / "rollouts/files").glob("analysis-*.yaml")):
         for metric in yaml.safe_load(path.read_text())["spec"]["metrics"]:
             if "prometheus" in metric["provider"]:  # a job metric queries nothing
                 query = metric["provider"]["prometheus"]["query"]

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from gitops import delivery
 from gitops.paths import REPO_ROOT
+from gitops.promote import current_image
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
@@ -91,8 +93,8 @@ def test_set_image_then_promote_through_every_environment(repo: Path, tmp_path: 
     assert result.returncode == 0, result.stderr
     lines = changed_lines(repo)
     assert len(lines) == 2
-    assert lines[0].startswith("-    digest: sha256:")
-    assert lines[1] == f"+    digest: {DIGEST_A}"
+    assert lines[0].startswith("-  digest: sha256:")
+    assert lines[1] == f"+  digest: {DIGEST_A}  # what promotion changes"
     git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "dev")
 
     title_file, body_file = tmp_path / "title", tmp_path / "body"
@@ -108,12 +110,12 @@ def test_set_image_then_promote_through_every_environment(repo: Path, tmp_path: 
         *evidence(tmp_path / "evidence", "dev", f"{IMAGE}@{DIGEST_A}"),
     )
     assert result.returncode == 0, result.stderr
-    assert git(repo, "diff", "--name-only").split() == ["environments/staging/kustomization.yaml"]
+    assert git(repo, "diff", "--name-only").split() == ["environments/staging/values.yaml"]
     assert len(changed_lines(repo)) == 2  # one line out, one line in
     assert title_file.read_text().strip() == "Promote classifier aaaaaaaaaaaa from dev to staging"
     body = body_file.read_text()
     assert f"`{IMAGE}@{DIGEST_A}`" in body
-    assert "+    digest: sha256:aaaa" in result.stdout
+    assert "+  digest: sha256:aaaa" in result.stdout
     git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "staging")
 
     result = promote(
@@ -121,9 +123,9 @@ def test_set_image_then_promote_through_every_environment(repo: Path, tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     assert len(changed_lines(repo)) == 2
-    prod = (repo / "environments/prod/kustomization.yaml").read_text()
+    prod = (repo / "environments/prod/values.yaml").read_text()
     assert f"digest: {DIGEST_A}" in prod
-    assert prod.startswith("# prod: what differs from rollouts/")  # comments and order kept
+    assert prod.startswith("# prod: what differs from the chart's defaults")  # comments and order kept
 
 
 def test_the_pull_request_body_carries_the_evidence(repo: Path, tmp_path: Path) -> None:
@@ -146,7 +148,7 @@ def test_the_pull_request_body_carries_the_evidence(repo: Path, tmp_path: Path) 
 
 
 def test_an_aborted_release_is_not_promoted(repo: Path, tmp_path: Path) -> None:
-    """Issue #12: dev's kustomization names the digest, but its rollout was aborted there."""
+    """Issue #12: dev's values name the digest, but its rollout was aborted there."""
     aborted = json.loads((EVIDENCE / "status-aborted.json").read_text())
     image = aborted["items"][0]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert promote(repo, "set-image", "dev", image).returncode == 0
@@ -368,3 +370,19 @@ def test_status_of_an_application_without_the_rollout_says_so(
     assert result.returncode == 2
     assert "classifier-dev's resource tree has no Rollout 'classifier'" in result.stderr
     assert not output.exists()
+
+
+def test_a_tag_in_dev_and_another_repository_edit_only_the_image_lines(repo: Path) -> None:
+    """Dev may run a tag: the digest line gives way to it; an image from another repository
+    names it. The chart renders what the values say."""
+    result = promote(repo, "set-image", "dev", "ghcr.io/fork/classifier:0.2.0")
+    assert result.returncode == 0, result.stderr
+    assert changed_lines(repo) == [
+        f"-  digest: {current_image(REPO_ROOT, 'dev').digest}  # what promotion changes",
+        "+  repository: ghcr.io/fork/classifier",
+        "+  tag: 0.2.0",
+    ]
+    dev = delivery.environment_objects(repo, "dev")
+    rollout = next(m for m in dev if m["kind"] == "Rollout")
+    assert rollout["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/fork/classifier:0.2.0"
+    assert image_in(repo, "dev") == "ghcr.io/fork/classifier:0.2.0"

@@ -9,7 +9,7 @@ read well but do not hold on the platform this repository deploys (issue #14):
   (argocd/apps/templates/applicationset.yaml), so the template it writes is put back within
   seconds. The guard is that runbooks never undo: they revert in git first (runbooks/rollback.md),
   after which an undo has nothing left to do;
-- a manual scale: KEDA's HPA owns the replicas (rollouts/scaledobject.yaml) and resets them;
+- a manual scale: KEDA's HPA owns the replicas (rollouts/templates/scaledobject.yaml) and resets them;
 - an exec into the Argo Rollouts controller: its image is distroless, with no shell or wget;
 - `kubectl logs -l ... --since` without `--tail`: with a selector kubectl shows 10 lines a pod.
 
@@ -333,7 +333,7 @@ def test_the_old_commands_are_refused(markdown: str, reason: str) -> None:
         ("make promotion FROM=dev", "no such target"),
         ("cluster/cluster-start.sh", "not an executable file"),
         (".venv/bin/gitops-promote publish dev", "gitops-promote publish"),
-        ("git log -- environments/qa/kustomization.yaml", "not in the repository"),
+        ("git log -- environments/qa/values.yaml", "not in the repository"),
         ("argocd app sync classifier-qa", "no such Application"),
         ("kubectl get pods -n prometheus", "namespace prometheus"),
         ("wget -qO- http://127.0.0.1:9090/-/ready", "not a make target"),

@@ -67,6 +67,15 @@ def test_cli_validates_everything_argo_cd_deploys() -> None:
 
 MUTATIONS: list[tuple[str, Mutation, str]] = [
     (
+        "no step analysis",
+        on(
+            "Rollout",
+            ["spec", "strategy", "canary", "steps"],
+            [{"setWeight": 50}, {"pause": {"duration": "1m"}}],
+        ),
+        "Rollout/classifier: its canary has no step analysis",
+    ),
+    (
         "no readiness probe",
         on_container(["readinessProbe"], _DELETE),
         "Rollout/classifier container classifier: no readinessProbe",
@@ -122,12 +131,12 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     (
         "pdb misses pods",
         on("PodDisruptionBudget", ["spec", "selector", "matchLabels"], {"app": "other"}),
-        "PodDisruptionBudget/classifier: selector {'app': 'other'} matches no Rollout's pods",
+        "PodDisruptionBudget/classifier: selector {'app': 'other'} matches no workload's pods",
     ),
     (
         "scaler targets a Deployment",
         on("ScaledObject", ["spec", "scaleTargetRef", "kind"], "Deployment"),
-        "ScaledObject/classifier: scaleTargetRef Deployment/classifier is not a Rollout here",
+        "ScaledObject/classifier: scaleTargetRef Deployment/classifier is not a workload here",
     ),
     (
         "fallback over a Value metric",

@@ -33,8 +33,8 @@ SERVER_ERROR_CODES = "5.."
 REFUSED_CODES = "429|504"
 REFUSED_RATIO = 0.05
 # The job prometheus-operator gives the classifier's scrape: the name of the Service its
-# ServiceMonitor's endpoint reaches (rollouts/servicemonitor.yaml selects the Services labelled
-# app.kubernetes.io/name=classifier, and only `classifier` has the `metrics` port; v0.83.0
+# ServiceMonitor's endpoint reaches (rollouts/templates/servicemonitor.yaml selects the Services
+# labelled app.kubernetes.io/name=classifier, and only `classifier` has the `metrics` port; v0.83.0
 # pkg/prometheus/promcfg.go generateServiceMonitorConfig, `job` from __meta_kubernetes_service_name).
 SCRAPE_JOB = "classifier"
 GPU_BUSY, GPU_WINDOW_MINUTES, GPU_FOR_MINUTES = 0.95, 15, 15

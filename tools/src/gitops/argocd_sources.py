@@ -1,15 +1,12 @@
 """Render a source of this repository as Argo CD's repo server does: a Helm chart with the
-Application's values, parameters and build environment, or a kustomization after the edits
-Argo CD makes for the Application's kustomize overrides. Helm here is v4 (helm-python-sdk);
-Argo CD v3.1 bundles Helm 3.18, which renders these charts the same.
+Application's value files, values, parameters and build environment, or a kustomization. Helm here
+is v4 (helm-python-sdk); Argo CD v3.1 bundles Helm 3.18, which renders these charts the same.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +47,20 @@ def envsubst(text: str, variables: dict[str, str]) -> str:
     return pattern.sub(expand, text)
 
 
-def helm_values(app: Manifest) -> dict[str, Any]:
-    """valuesObject (or values), then parameters as `--set`, which win (Argo CD helmTemplate)."""
+def helm_values(app: Manifest, root: Path | None = None) -> dict[str, Any]:
+    """The values `helm template` gets from Argo CD, lowest first: valueFiles in their order, then
+    valuesObject (or values), then parameters as `--set` (argo-cd v3.1.8 util/helm/cmd.go:405-421
+    passes the files, then values as the last `--values`; Helm merges `--set` over every file,
+    helm v3.18.4 pkg/cli/values/options.go:48-78). Value files are read from this repository
+    (`root`), relative to the source's path and never outside the repository (argo-cd v3.1.8
+    util/io/path/resolved.go:94-96, :182-183); a missing one fails the render unless
+    ignoreMissingValueFiles (reposerver/repository/repository.go:1393-1397)."""
     helm = app["spec"]["source"].get("helm") or {}
-    values: dict[str, Any] = copy.deepcopy(
-        helm.get("valuesObject") or yaml.safe_load(helm.get("values") or "{}") or {}
-    )
+    values: dict[str, Any] = {}
+    for value_file in helm.get("valueFiles") or []:
+        values = _merged(values, _value_file(app, root, str(value_file), helm))
+    inline = helm.get("valuesObject") or yaml.safe_load(helm.get("values") or "{}") or {}
+    values = _merged(values, copy.deepcopy(inline))
     variables = build_environment(app)
     for parameter in helm.get("parameters") or []:
         expression = f"{parameter['name']}={envsubst(str(parameter.get('value', '')), variables)}"
@@ -68,6 +73,29 @@ def helm_values(app: Manifest) -> dict[str, Any]:
     return values
 
 
+def _value_file(app: Manifest, root: Path | None, value_file: str, helm: dict[str, Any]) -> dict[str, Any]:
+    name = app["metadata"]["name"]
+    if root is None or "://" in value_file:
+        raise SourceError(f"Application/{name}: value file {value_file} is not in this repository")
+    folder = root / str(app["spec"]["source"].get("path", ""))
+    path = (root / value_file.lstrip("/") if value_file.startswith("/") else folder / value_file).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise SourceError(f"Application/{name}: value file {value_file} resolves outside the repository")
+    if not path.is_file():
+        if helm.get("ignoreMissingValueFiles"):
+            return {}
+        raise SourceError(f"Application/{name}: value file {value_file} does not exist")
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise SourceError(f"Application/{name}: value file {value_file} is not a mapping")
+    return loaded
+
+
+def _merged(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    _merge(into, update)
+    return into
+
+
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
@@ -76,57 +104,39 @@ def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
             into[key] = value
 
 
-def render_helm(folder: Path, app: Manifest) -> list[Manifest]:
+def render_helm(root: Path, folder: Path, app: Manifest) -> list[Manifest]:
     """`helm template` as Argo CD runs it: the release is named after the Application, in its
-    destination namespace."""
+    destination namespace (argo-cd v3.1.8 util/helm/cmd.go:397-400). Values that break the chart's
+    values.schema.json fail here, as they fail Argo CD's render (helm v3.18.4
+    pkg/chartutil/values.go:166-169)."""
     chart = helm_python.Chart.load(folder)
     try:
         namespace = str(app["spec"].get("destination", {}).get("namespace", ""))
-        rendered = chart.render(helm_values(app), name=app["metadata"]["name"], namespace=namespace)
+        rendered = chart.render(helm_values(app, root), name=app["metadata"]["name"], namespace=namespace)
     except helm_python.HelmError as error:
         raise SourceError(
             f"Application/{app['metadata']['name']}: helm template {folder.name}: {error}"
         ) from error
     finally:
         chart.close()
-    return [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
+    return helm_manifests(rendered)
 
 
-def render_kustomize(root: Path, folder: Path, overrides: dict[str, Any]) -> list[Manifest]:
-    """`kustomize build`, after the edits Argo CD makes for an Application's kustomize overrides
-    (made on a copy of environments/ and rollouts/, all a kustomization here may read):
-    images set, components and patches appended after the folder's own, so they apply last
-    (reposerver/repository/repository.go, util/kustomize/kustomize.go Build)."""
-    unsupported = set(overrides) - {"images", "components", "patches"}
-    if unsupported:
-        raise SourceError(f"{folder}: kustomize overrides {sorted(unsupported)} are not modelled")
-    if not overrides:
-        return render(folder)
-    with tempfile.TemporaryDirectory() as scratch:
-        copy_root = Path(scratch)
-        for top in ("environments", "rollouts"):
-            shutil.copytree(root / top, copy_root / top)
-        target = copy_root / folder.relative_to(root)
-        kustomization = yaml.safe_load((target / "kustomization.yaml").read_text())
-        for image in overrides.get("images") or []:
-            _set_image(kustomization, str(image))
-        kustomization.setdefault("components", []).extend(overrides.get("components") or [])
-        kustomization.setdefault("patches", []).extend(overrides.get("patches") or [])
-        (target / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
-        return render(target)
+def helm_manifests(rendered: dict[str, str]) -> list[Manifest]:
+    """The objects of a chart's rendered templates; NOTES.txt is not a manifest (helm v3.18.4
+    pkg/action/action.go:149-157)."""
+    return [
+        doc
+        for path, text in rendered.items()
+        if not path.endswith("/NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
 
 
-def _set_image(kustomization: dict[str, Any], override: str) -> None:
-    """kustomize's `edit set image name=newName:tag`: a tag given replaces the digest (mergeImage)."""
-    name, _, reference = override.partition("=")
-    new_name, digest = reference.split("@", 1) if "@" in reference else (reference, "")
-    new_name, _, tag = new_name.rpartition(":") if ":" in new_name.rsplit("/", 1)[-1] else (new_name, "", "")
-    images = kustomization.setdefault("images", [])
-    entry = next((i for i in images if i.get("name") == name), None)
-    if entry is None:
-        entry = {"name": name}
-        images.append(entry)
-    entry["newName"] = new_name
-    for key in ("newTag", "digest"):
-        entry.pop(key, None)
-    entry.update({"newTag": tag} if tag else {"digest": digest} if digest else {})
+def render_kustomize(folder: Path, overrides: dict[str, Any]) -> list[Manifest]:
+    """`kustomize build` of a folder; no Application here sets kustomize overrides, and the edits
+    Argo CD would make for them are not modelled."""
+    if overrides:
+        raise SourceError(f"{folder}: kustomize overrides {sorted(overrides)} are not modelled")
+    return render(folder)

@@ -3,7 +3,7 @@
 Starting from what `make cluster-up` applies by hand (argocd/bootstrap.yaml and
 cluster/secret-store-access.yaml), every Application is followed to its source: a folder of this
 repository is rendered as Argo CD's repo server would (a Helm chart with the Application's
-parameters and build environment, or a kustomization with its kustomize overrides), and every
+value files, parameters and build environment, or a kustomization), and every
 ApplicationSet's git directory generator is expanded over this repository's folders. Upstream
 Helm charts cannot be rendered offline: what they install is declared in `cluster_facts`.
 The result is the input of the cross-Application rules in `delivery_policies`.
@@ -43,6 +43,7 @@ class Application:
     objects: tuple[Manifest, ...] | None
     environment: str | None = None
     wave: int = 0  # in its parent's sync (an ApplicationSet's, for the Applications it generates)
+    values: dict[str, Any] = field(default_factory=dict)  # what Argo CD renders its chart with
 
     @property
     def name(self) -> str:
@@ -55,11 +56,6 @@ class Application:
     @property
     def source(self) -> dict[str, Any]:
         return dict(self.spec.get("source", {}))
-
-    @property
-    def values(self) -> dict[str, Any]:
-        """The Helm values Argo CD renders this Application's chart with ({} without Helm)."""
-        return helm_values(self.manifest) if self.source.get("helm") else {}
 
     @property
     def destination_namespace(self) -> str:
@@ -127,7 +123,8 @@ def _load(root: Path, bootstrap: Manifest | None) -> Delivery:
     queue: list[tuple[Manifest, str, str | None, int]] = [(first, CLUSTER_UP, None, 0)]
     while queue:
         manifest, parent, environment, wave = queue.pop(0)
-        app = Application(manifest, parent, _render_source(delivery, manifest), environment, wave)
+        values = helm_values(manifest, delivery.root) if manifest["spec"]["source"].get("helm") else {}
+        app = Application(manifest, parent, _render_source(delivery, manifest), environment, wave, values)
         delivery.applications.append(app)
         for child in app.objects or ():
             if child.get("kind") == "Application":
@@ -148,12 +145,20 @@ def _render_source(delivery: Delivery, app: Manifest) -> tuple[Manifest, ...] | 
         raise DeliveryError(f"Application/{name}: source {source.get('repoURL')} is not this repository")
     folder = delivery.root / str(source.get("path", ""))
     if (folder / "Chart.yaml").is_file():
-        return tuple(render_helm(folder, app))
+        return tuple(render_helm(delivery.root, folder, app))
     if (folder / "kustomization.yaml").is_file():
-        return tuple(render_kustomize(delivery.root, folder, source.get("kustomize") or {}))
+        return tuple(render_kustomize(folder, source.get("kustomize") or {}))
     raise DeliveryError(
         f"Application/{name}: {source.get('path')} is neither a Helm chart nor a kustomization"
     )
+
+
+def environment_objects(root: Path, environment: str) -> list[Manifest]:
+    """What Argo CD applies for one environment: its generated Application's rendered chart."""
+    for app in load(root).applications:
+        if app.environment == environment:
+            return list(app.objects or ())
+    raise DeliveryError(f"no Application deploys environment {environment!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from classifier_modelbuild.golden import write_golden_set
 from classifier_testkit.artifacts import drill_artifact, int8_artifact, variant_artifact
+from gitops import delivery
 from gitops.analysis import STEP as STEP_TEMPLATE
 from gitops.drill_quality import job_runner, measure_once, once, paired_job
 from gitops.drill_stack import ARTIFACT, Stack, Target, load, query, series
@@ -44,7 +45,7 @@ from gitops.generate import SLO_FILE
 from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import alert_rules
 from gitops.quality_analysis import LIVE, PAIRED
-from gitops.render import Manifest, render
+from gitops.render import Manifest
 from gitops.rollout_sim import Measure, Outcome, RunJob, simulate
 from gitops.slo import load_slo
 
@@ -231,7 +232,7 @@ class DrillReport:
 @functools.cache
 def environment_rollout(environment: str) -> tuple[Manifest, dict[str, Manifest]]:
     """An environment's Rollout and AnalysisTemplates, as rendered."""
-    manifests = render(REPO_ROOT / "environments" / environment)
+    manifests = delivery.environment_objects(REPO_ROOT, environment)
     rollout = next(m for m in manifests if m["kind"] == "Rollout")
     templates = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "AnalysisTemplate"}
     return rollout, templates

@@ -2,13 +2,14 @@
 measurements of a template's metrics (the SLO ones a wrong model must pass anyway, so that the
 model-quality metrics alone decide; the live model-quality ones).
 
-The paired check's Job (rollouts/analysis-quality-paired.yaml) runs `classifier-quality-check`
-from the release's image against the canary and stable Services. Here the same command, as the
-rendered Job spec has it, runs against the drill's processes: the Services' URLs become the
-processes', the image's golden set a copy written by the same code (classifier_modelbuild.golden),
-and the token file goes (the drill's services ask for none). Exit 0 is a Successful measurement,
-anything else Failed, a run past the Job's activeDeadlineSeconds too (argo-rollouts v1.8.3
-metricproviders/job/job.go:186-195; Kubernetes fails a Job past its deadline).
+The paired check's Job (rollouts/files/analysis-quality-paired.yaml) runs
+`classifier-quality-check` from the release's image against the canary and stable Services. Here
+the same command, as the rendered Job spec has it, runs against the drill's processes: the
+Services' URLs become the processes', the image's golden set a copy written by the same code
+(classifier_modelbuild.golden), and the token file goes (the drill's services ask for none). Exit 0
+is a Successful measurement, anything else Failed, a run past the Job's activeDeadlineSeconds too
+(argo-rollouts v1.8.3 metricproviders/job/job.go:186-195; Kubernetes fails a Job past its
+deadline).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ Only dev -> staging -> prod, never skipping. Staging and prod take only digests.
 moves on only with evidence (issue #12): the source environment's Rollout shows it fully
 rolled out, Healthy, not aborted, its step analysis Successful, and cosign verified CI's
 signature of it (gitops.evidence). Promoting what is already there changes nothing and says
-so (exit 0). The kustomization is edited in place, keeping its comments and order; the diff
-is printed, with a pull-request title and body carrying the evidence (also written to
---pr-title-file / --pr-body-file for the workflow that opens the PR).
+so (exit 0). The environment's values.yaml is edited in place (its image lines only), keeping its
+comments and order; the diff is printed, with a pull-request title and body carrying the evidence
+(also written to --pr-title-file / --pr-body-file for the workflow that opens the PR).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from gitops.evidence import (
 )
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 
-IMAGE_PLACEHOLDER = "classifier"
+CHART_VALUES = Path("rollouts/values.yaml")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 NEXT = {"dev": "staging", "staging": "prod"}
 
@@ -112,41 +112,55 @@ def _yaml() -> YAML:
     return yaml
 
 
-def kustomization(root: Path, environment: str) -> Path:
+def values_file(root: Path, environment: str) -> Path:
     if environment not in ENVIRONMENTS:
         raise PromotionError(
             f"unknown environment {environment!r}; expected one of {', '.join(ENVIRONMENTS)}"
         )
-    return root / "environments" / environment / "kustomization.yaml"
+    return root / "environments" / environment / "values.yaml"
 
 
-def _image_entry(document: CommentedMap, path: Path) -> CommentedMap:
-    for entry in document.get("images") or []:
-        if entry.get("name") == IMAGE_PLACEHOLDER:
-            return entry  # type: ignore[no-any-return]
-    raise PromotionError(f"{path}: no `images:` entry named {IMAGE_PLACEHOLDER!r}")
+def _chart_repository(root: Path) -> str:
+    """The image repository every environment runs unless its values name another."""
+    return str(_yaml().load((root / CHART_VALUES).read_text())["image"]["repository"])
+
+
+def _image_values(document: CommentedMap, path: Path) -> CommentedMap:
+    image = document.get("image")
+    if not isinstance(image, CommentedMap):
+        raise PromotionError(f"{path}: no `image:` mapping (the environment's image digest goes there)")
+    return image
+
+
+def _image_in(image: CommentedMap, repository: str) -> Image:
+    name = str(image.get("repository") or repository)
+    return Image(name, image.get("digest") or None, image.get("tag") or None)
 
 
 def current_image(root: Path, environment: str) -> Image:
-    path = kustomization(root, environment)
-    entry = _image_entry(_yaml().load(path.read_text()), path)
-    return Image(str(entry.get("newName", IMAGE_PLACEHOLDER)), entry.get("digest"), entry.get("newTag"))
+    path = values_file(root, environment)
+    return _image_in(_image_values(_yaml().load(path.read_text()), path), _chart_repository(root))
 
 
 def set_image(root: Path, environment: str, image: Image) -> Change:
-    """Point one environment at ``image`` (a digest is required for staging and prod)."""
+    """Point one environment at ``image`` (a digest is required for staging and prod). Only the
+    image's lines change: the digest (or, in dev, a tag), and the repository if it is not the
+    one the environment runs already."""
     if environment in {"staging", "prod"} and not image.digest:
         raise PromotionError(f"{environment} takes only images pinned by digest, not {image}")
     if not image.digest and not image.tag:
         raise PromotionError(f"{image} has neither a tag nor a digest")
-    path = kustomization(root, environment)
+    path = values_file(root, environment)
     before = path.read_text()
     yaml = _yaml()
     document = yaml.load(before)
-    entry = _image_entry(document, path)
-    old = Image(str(entry.get("newName", IMAGE_PLACEHOLDER)), entry.get("digest"), entry.get("newTag"))
-    entry["newName"] = image.name
-    for key, value in (("digest", image.digest), ("newTag", image.tag)):
+    entry = _image_values(document, path)
+    old = _image_in(entry, _chart_repository(root))
+    if old == image:
+        return Change(environment, path, before, before, old, image)  # nothing to do: byte for byte
+    if image.name != old.name:
+        entry["repository"] = image.name
+    for key, value in (("digest", image.digest), ("tag", image.tag)):
         if value:
             entry[key] = value
         elif key in entry:
@@ -154,10 +168,7 @@ def set_image(root: Path, environment: str, image: Image) -> Change:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     after = buffer.getvalue()
-    if old == image:
-        after = before  # nothing to do: leave the file byte for byte as it was
-    if after != before:
-        path.write_text(after)
+    path.write_text(after)
     return Change(environment, path, before, after, old, image)
 
 

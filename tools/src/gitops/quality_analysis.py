@@ -40,7 +40,8 @@ LIVE_SIGNALS = 2  # class groups and confidence share the false-abort budget equ
 # (metricproviders/job/job.go:72-77): 36 + 1 + metric + 1 + digits, so the metric name stays short.
 PAIRED_METRIC = "paired-check"
 GOLDEN_SET = "/opt/golden"  # where the image carries it (services/classifier/Dockerfile)
-TOKENS_SECRET = "classifier-api-tokens"  # the inference routes' tokens (rollouts/externalsecret.yaml)
+# The inference routes' tokens (rollouts/templates/externalsecret.yaml).
+TOKENS_SECRET = "classifier-api-tokens"
 TOKENS_DIR = "/var/run/secrets/classifier"
 CHECK_LABELS = {"app.kubernetes.io/name": "classifier-quality-check"}
 

@@ -2,8 +2,9 @@
 
 Follows argocd/bootstrap.yaml through every Application and ApplicationSet (`delivery`), renders
 each source as Argo CD would, validates every object against its schema (strict; unknown kinds
-fail), applies the per-environment policies and checkov to each environment, the rules across
-Applications to the whole, and the workflow rules to .github/workflows. Exit 1 with one line per
+fail), applies the per-environment policies and checkov to each environment and to the chart
+installed on its own (`standalone`, which must need no CRD), the rules across Applications to the
+whole, and the workflow rules to .github/workflows. Exit 1 with one line per
 problem, `scope: Kind/name: what is wrong (rule)`; 0 when all is clean.
 
     gitops-validate                      # everything
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from gitops import checkov_scan, delivery, delivery_policies, workflow_policies
+from gitops import checkov_scan, delivery, delivery_policies, standalone, workflow_policies
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.policies import Context, Problem, check
 from gitops.render import Manifest
@@ -37,6 +38,22 @@ def problems_in(environment: str, manifests: list[Manifest], *, use_checkov: boo
     found += [str(problem) for problem in check(Context(environment, manifests))]
     if use_checkov:
         found += [str(finding) for finding in _checkov(manifests)]
+    return found
+
+
+def problems_standalone(root: Path, *, use_checkov: bool) -> list[tuple[str, str]]:
+    """The chart installed on its own, each variant: an environment's checks, and no kind whose CRD
+    the variant's cluster lacks."""
+    found = [("chart", problem) for problem in standalone.lint(root)]
+    for variant, values in standalone.VARIANTS.items():
+        try:
+            manifests = standalone.render(root, values)
+        except standalone.StandaloneError as error:
+            found.append((variant, str(error)))
+            continue
+        problems = problems_in(variant, manifests, use_checkov=use_checkov)
+        found += [(variant, problem) for problem in problems + standalone.needing_a_crd(manifests, values)]
+        print(f"{variant}: {len(manifests)} objects", file=sys.stderr)
     return found
 
 
@@ -101,6 +118,7 @@ def validate(
             found += [(app.environment, problem) for problem in problems]
             print(f"{app.environment}: {len(app.objects or ())} objects", file=sys.stderr)
     if not wanted:
+        found += problems_standalone(root, use_checkov=use_checkov)
         found += problems_across(cluster)
         found += [(problem.scope, str(problem)) for problem in workflow_policies.check(root)]
         total = sum(len(app.objects or ()) for app in cluster.applications)

@@ -201,3 +201,51 @@ def a_deploy_does_not_retrigger_itself(workflow: Workflow) -> Iterator[Problem]:
                 "the build when a push only changes environments/"
             )
             yield Problem("workflow-no-deploy-loop", f"job {caller}", message)
+
+
+WRITE_SCOPES = ("packages", "id-token", "contents", "pull-requests", "attestations")
+PULL_REQUEST = "refs/pull/1/merge"
+
+
+@rule("workflow-pr-no-write")
+def pull_requests_get_no_write_token(workflow: Workflow) -> Iterator[Problem]:
+    """A job that can run for a pull request holds no write scope: the pull request's code runs in
+    it, so a write token there lets an unmerged change push packages or sign as this repository
+    (GitHub's "Security hardening for GitHub Actions", least privilege; OpenSSF Scorecard
+    Token-Permissions). A job runs for one unless its `if`, or a job it needs, rules it out."""
+    triggers = workflow.get("on")
+    names = set(triggers) if isinstance(triggers, dict) else set(triggers or [])
+    if not {"pull_request", "pull_request_target"} & names:
+        return
+    jobs = workflow.get("jobs") or {}
+    for name, job in jobs.items():
+        permissions = job.get("permissions")
+        writes = (
+            sorted(scope for scope in WRITE_SCOPES if permissions.get(scope) == "write")
+            if isinstance(permissions, dict)
+            else ["all"]
+            if permissions == "write-all"
+            else []
+        )
+        if writes and _may_run_for_a_pull_request(name, jobs):
+            message = f"may run for a pull request with {', '.join(writes)}: write; run it on main only"
+            yield Problem("workflow-pr-no-write", f"job {name}", message)
+
+
+def _may_run_for_a_pull_request(name: str, jobs: dict[str, Any], seen: frozenset[str] = frozenset()) -> bool:
+    """False when the job's `if` is false on a pull request's ref, or a job it needs never runs for
+    one (a job whose need is skipped is skipped). Conditions on other jobs' outputs count as true."""
+    job = jobs.get(name) or {}
+    condition = str(job.get("if", "true"))
+    condition = re.sub(
+        r"needs\.[\w.-]+\s*(==|!=)\s*'[^']*'", "true", condition.removeprefix("${{").removesuffix("}}")
+    )
+    try:
+        runs = _evaluate("${{ " + condition + " }}", PULL_REQUEST)
+    except (ValueError, SyntaxError, NameError):
+        runs = True  # a condition this model cannot read: assume it may run
+    needs = job.get("needs") or []
+    needs = [needs] if isinstance(needs, str) else needs
+    return runs and all(
+        _may_run_for_a_pull_request(need, jobs, seen | {name}) for need in needs if need not in seen
+    )

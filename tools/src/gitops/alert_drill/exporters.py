@@ -19,6 +19,7 @@ from classifier.api.observability import ObservabilityMiddleware
 from classifier.metrics import ServiceMetrics
 from gitops.alert_drill.compressed_time import SPEEDUP
 from gitops.argocd_sources import helm_values
+from gitops.delivery import environment_objects
 from gitops.durations import prometheus_duration_seconds
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.paths import namespace as namespace_of
@@ -28,7 +29,6 @@ from gitops.paths import namespace as namespace_of
 HISTORY_SECONDS = 150.0
 
 ROLLOUTS_VALUES = Path("platform/argo-rollouts.yaml")
-SERVICE_MONITOR = Path("rollouts/servicemonitor.yaml")
 # The fleet every case starts from: two pods per environment, and the controller's Rollouts.
 NAMESPACES = tuple(namespace_of(environment) for environment in ENVIRONMENTS)
 BROKEN = namespace_of("prod")
@@ -192,8 +192,8 @@ def healthy_history(address: str, rules: dict[str, Any], end: float) -> str:
 
 
 def classifier_scrape_interval(root: Path = REPO_ROOT) -> str:
-    """The classifier ServiceMonitor's scrape interval."""
-    monitor = yaml.safe_load((root / SERVICE_MONITOR).read_text())
+    """The classifier ServiceMonitor's scrape interval, as prod renders it."""
+    (monitor,) = [m for m in environment_objects(root, "prod") if m["kind"] == "ServiceMonitor"]
     return str(monitor["spec"]["endpoints"][0]["interval"])
 
 

@@ -5,8 +5,9 @@
   promotion (a step's) ends Successful only if every measurement passed;
 - a background analysis keeps guarding: failures can fail it, and it does not end Successful
   early (consecutiveSuccessLimit) while the rollout goes on; a template has a metric that counts
-  (not all dry-run); a canary with steps has a step analysis, since a background run the
-  promotion terminates ends Successful even with no measurement at all;
+  (not all dry-run); a canary with steps has a step analysis, and no traffic step after its
+  last one, since a background run the promotion terminates ends Successful even with no
+  measurement at all;
 - the conditions call every value a pass or a failure; only "no data" is neither.
 """
 
@@ -24,6 +25,7 @@ from gitops.analysis_model import MetricResult, MetricSpec, assess_metric, measu
 from gitops.policies.base import Context, Problem, policy
 from gitops.render import Manifest, describe
 
+TRAFFIC_STEPS = ("setWeight", "pause")  # steps that change or hold the canary's traffic
 NUMBER = re.compile(r"(?<![\w.\]])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -36,10 +38,20 @@ def analysis_decides_on_passing_measurements(context: Context) -> Iterator[Probl
         uses["background"] |= _templates(canary.get("analysis"))
         for step in steps:
             uses["step"] |= _templates(step.get("analysis"))
-        if steps and not any("analysis" in step for step in steps):
+        analysed = [index for index, step in enumerate(steps) if "analysis" in step]
+        after_last = steps[analysed[-1] + 1 :] if analysed else []
+        unjudged = [name for step in after_last for name in step if name in TRAFFIC_STEPS]
+        if steps and not analysed:
             message = (
                 "its canary has no step analysis: the last pause ends in promotion whatever was measured "
                 "(a background run the promotion terminates ends Successful, even with no measurement)"
+            )
+            yield Problem("analysis-limits", describe(rollout), message)
+        elif unjudged:
+            message = (
+                f"its canary's last step analysis is followed by {', '.join(unjudged)}: the last pause "
+                "ends in promotion whatever was measured after it (a background run the promotion "
+                "terminates ends Successful, even with no measurement)"
             )
             yield Problem("analysis-limits", describe(rollout), message)
     for template in context.of_kind("AnalysisTemplate"):

@@ -11,24 +11,31 @@ CANARY_SELECTOR = 'rollouts_pod_template_hash="{{args.canary-hash}}"'
 GUARDS = ("len(result) > 0", "!isNaN(result[0])")
 
 
+# The API group each workload kind is served from; a scaler names it in scaleTargetRef.apiVersion.
+WORKLOAD_API = {"Rollout": "argoproj.io/v1alpha1", "Deployment": "apps/v1"}
+
+
 @policy("targets")
-def pdb_and_autoscaler_target_the_rollout(context: Context) -> Iterator[Problem]:
-    rollouts = {m["metadata"]["name"]: m for m in context.of_kind("Rollout")}
+def pdb_and_autoscaler_target_the_workload(context: Context) -> Iterator[Problem]:
+    """The PDB and the autoscaler act on the pods that serve: a Rollout's, or (the chart on its own)
+    a Deployment's."""
+    workloads = {(m["kind"], m["metadata"]["name"]): m for m in context.workloads()}
     for pdb in context.of_kind("PodDisruptionBudget"):
         selector = pdb.get("spec", {}).get("selector", {}).get("matchLabels", {})
-        if not any(matches(selector, pod_labels(r)) for r in rollouts.values()):
-            yield Problem("targets", describe(pdb), f"selector {selector} matches no Rollout's pods")
+        if not any(matches(selector, pod_labels(w)) for w in workloads.values()):
+            yield Problem("targets", describe(pdb), f"selector {selector} matches no workload's pods")
     for scaler in [*context.of_kind("ScaledObject"), *context.of_kind("HorizontalPodAutoscaler")]:
         target = scaler.get("spec", {}).get("scaleTargetRef", {})
-        if target.get("kind") != "Rollout" or target.get("name") not in rollouts:
+        kind = str(target.get("kind"))
+        if (kind, target.get("name")) not in workloads:
             yield Problem(
                 "targets",
                 describe(scaler),
-                f"scaleTargetRef {target.get('kind')}/{target.get('name')} is not a Rollout here",
+                f"scaleTargetRef {kind}/{target.get('name')} is not a workload here",
             )
-        elif target.get("apiVersion") != "argoproj.io/v1alpha1":
+        elif target.get("apiVersion") != WORKLOAD_API.get(kind):
             yield Problem(
-                "targets", describe(scaler), "scaleTargetRef.apiVersion must be argoproj.io/v1alpha1"
+                "targets", describe(scaler), f"scaleTargetRef.apiVersion must be {WORKLOAD_API.get(kind)}"
             )
 
 
