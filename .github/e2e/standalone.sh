@@ -6,8 +6,8 @@ set -euo pipefail
 ns=classifier-standalone
 helm install classifier "$(dirname "$0")/../../rollouts" -n "${ns}" --create-namespace --wait --timeout 10m \
   --set image.repository=classifier --set image.tag=e2e --set ingress.host=standalone.classifier.local \
-  --set resources.requests.cpu=250m --set resources.requests.memory=512Mi \
-  --set resources.limits.cpu=1 --set resources.limits.memory=1Gi
+  --set-string resources.requests.cpu=250m --set-string resources.requests.memory=512Mi \
+  --set-string resources.limits.cpu=1 --set-string resources.limits.memory=1Gi
 kubectl get deployment,hpa,pods,secret -n "${ns}"
 kinds=$(helm get manifest classifier -n "${ns}" | sed -n 's/^kind: //p' | sort -u | tr '\n' ' ')
 echo "installed: ${kinds}"
