@@ -96,6 +96,11 @@ def _merged(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
+def merged_values(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`update` over a copy of `base`, maps merged key by key, as Helm merges value files."""
+    return _merged(copy.deepcopy(base), copy.deepcopy(update))
+
+
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):

@@ -10,7 +10,7 @@ from typing import Any
 
 import helm_python
 
-from gitops.argocd_sources import helm_manifests
+from gitops.argocd_sources import helm_manifests, merged_values
 from gitops.render import Manifest, describe
 from gitops.schemas import CRD_GROUPS
 
@@ -38,7 +38,7 @@ def render(root: Path, values: dict[str, Any]) -> list[Manifest]:
     chart = helm_python.Chart.load(root / CHART)
     try:
         rendered = chart.render(
-            _merged(PUBLISHED, values), name=RELEASE, namespace=NAMESPACE, is_install=True
+            merged_values(PUBLISHED, values), name=RELEASE, namespace=NAMESPACE, is_install=True
         )
     except helm_python.HelmError as error:
         raise StandaloneError(f"helm install {RELEASE} {CHART}: {error}") from error
@@ -79,14 +79,3 @@ def needing_a_crd(manifests: list[Manifest], values: dict[str, Any]) -> list[str
         for m in manifests
         if str(m.get("apiVersion", "")).rpartition("/")[0] in CRD_GROUPS - switched_on
     ]
-
-
-def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in update.items():
-        merged[key] = (
-            _merged(merged[key], value)
-            if isinstance(value, dict) and isinstance(merged.get(key), dict)
-            else value
-        )
-    return merged
