@@ -46,7 +46,7 @@ for env in dev staging prod; do
 done
 kubectl create secret generic grafana-admin -n platform-secrets \
   --from-literal=admin-user=admin --from-literal=admin-password="$(openssl rand -hex 16)"
-# Alertmanager's receivers (platform/alerts/externalsecret-alertmanager.yaml), placeholders that
+# Alertmanager's receivers (platform/credentials/alertmanager-receivers.yaml), placeholders that
 # reach no one: PagerDuty refuses a routing key that is not one of its 32-character keys, and the
 # .invalid domain never resolves (RFC 2606). Put real ones in the store to be paged.
 kubectl create secret generic alertmanager-receivers -n platform-secrets \

@@ -317,12 +317,24 @@ MUTATIONS = [
     Mutation(
         "Alertmanager mounts a Secret the ExternalSecret no longer creates",
         replace(
-            "platform/alerts/externalsecret-alertmanager.yaml",
+            "platform/credentials/alertmanager-receivers.yaml",
             "  target:\n    name: alertmanager-receivers\n",
             "  target:\n    name: alertmanager-credentials\n",
         ),
         "platform: Application/kube-prometheus-stack: alertmanager.alertmanagerSpec.secrets names Secret "
         "alertmanager-receivers, which nothing here creates in monitoring",
+    ),
+    Mutation(
+        "kube-prometheus-stack synced before the Secrets its pods read (a first install that never ends)",
+        replace("platform/kube-prometheus-stack.yaml", 'sync-wave: "-7"', 'sync-wave: "-10"'),
+        "platform: Application/kube-prometheus-stack: grafana.admin.existingSecret needs Secret grafana-admin, "
+        "which ExternalSecret/grafana-admin (Application platform) creates in a later wave",
+    ),
+    Mutation(
+        "the platform's ExternalSecrets synced before the store they read",
+        replace("platform/secret-store/kustomization.yaml", 'sync-wave: "-9"', 'sync-wave: "-7"'),
+        "platform: ExternalSecret/grafana-admin: spec.secretStoreRef needs ClusterSecretStore platform-secrets, "
+        "which ClusterSecretStore/platform-secrets (Application platform) creates in a later wave",
     ),
     Mutation(
         "the autoscaler's fallback over a trigger KEDA cannot fall back from",
@@ -363,7 +375,7 @@ MUTATIONS = [
     Mutation(
         "a pod mounts a Secret nothing provides",
         append("environments/staging/values.yaml", "apiTokens:\n  existingSecret: classifier-tokens\n"),
-        "staging: Rollout/classifier: volume api-tokens mounts Secret classifier-tokens",
+        "staging: Rollout/classifier: volume api-tokens reads Secret classifier-tokens",
     ),
     Mutation(
         "a service account that does not exist",
@@ -668,7 +680,7 @@ MUTATIONS = [
     Mutation(
         "Grafana's admin Secret that nothing fills",
         replace(
-            "platform/dashboards/externalsecret-grafana-admin.yaml",
+            "platform/credentials/grafana-admin.yaml",
             "    - secretKey: admin-password\n",
             "    - secretKey: password\n",
         ),

@@ -35,7 +35,7 @@ from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.paths import namespace as namespace_of
 from gitops.promtool_tests import alert_variants, covers
 
-EXTERNAL_SECRET = REPO_ROOT / "platform/alerts/externalsecret-alertmanager.yaml"
+EXTERNAL_SECRET = REPO_ROOT / "platform/credentials/alertmanager-receivers.yaml"
 # Keys prometheus-operator v0.83.0 unmarshals strictly (pkg/alertmanager/types.go pagerdutyConfig,
 # slackConfig): the operator refuses a configuration with any other (amcfg.go alertmanagerConfigFromBytes).
 OPERATOR_KEYS = {

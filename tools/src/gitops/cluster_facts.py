@@ -90,6 +90,19 @@ CHART_CUSTOM_RESOURCES: dict[tuple[str, str], list[tuple[GroupKind, tuple[tuple[
     ],
 }
 
+# Values of an upstream chart that name Secrets its pods need, in the Application's destination
+# namespace; none is optional, so a missing Secret keeps the pods from starting. kube-prometheus-stack
+# 75.15.1: Grafana's admin user and password are secretKeyRefs to `grafana.admin.existingSecret`
+# (grafana chart 9.3.0 templates/_pod.tpl:394-407); prometheus-operator v0.83.0 mounts each Secret of
+# the Alertmanager and Prometheus CRDs' spec.secrets as a volume `secret-<name>` (Documentation/api.md).
+CHART_SECRET_VALUES: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack"): (
+        ("grafana", "admin", "existingSecret"),
+        ("alertmanager", "alertmanagerSpec", "secrets"),
+        ("prometheus", "prometheusSpec", "secrets"),
+    ),
+}
+
 # Installed by cluster/cluster-up.sh (the argo-cd chart) before the bootstrap Application exists.
 PREINSTALLED_CRDS: frozenset[GroupKind] = _kinds("argoproj.io", "Application", "ApplicationSet", "AppProject")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gitops.cluster_facts import CLUSTER_SCOPED, GroupKind
+from gitops.cluster_facts import CHART_SECRET_VALUES, CLUSTER_SCOPED, GroupKind
 from gitops.delivery import Application, Delivery
 from gitops.policies import Problem
 from gitops.policies.base import namespace_of, registrar
@@ -54,3 +54,15 @@ def strings(node: Any, path: str = "", key: str = "") -> Iterator[tuple[str, str
             yield from strings(value, f"{path}[{index}]", key)
     elif isinstance(node, str):
         yield path, key, node
+
+
+def chart_secrets(app: Application) -> Iterator[tuple[str, str]]:
+    """(values path, Secret name) for each Secret an upstream chart's pods need with its values
+    (cluster_facts.CHART_SECRET_VALUES), in the Application's destination namespace."""
+    for path in CHART_SECRET_VALUES.get((str(app.source.get("repoURL")), str(app.source.get("chart"))), ()):
+        node: Any = app.values
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        for name in node if isinstance(node, list) else [node]:
+            if isinstance(name, str) and name:
+                yield ".".join(path), name

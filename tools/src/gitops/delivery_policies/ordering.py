@@ -1,4 +1,4 @@
-"""Order: the CRDs and namespaces an Application needs exist before it applies what needs them."""
+"""Order: the CRDs, namespaces and Secrets an Application needs exist before what needs them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from gitops.cluster_facts import (
 )
 from gitops.delivery import Application, Delivery, wave_of
 from gitops.delivery_policies.base import (
+    chart_secrets,
     effective_namespace,
     group_kind,
     resource_options,
@@ -25,6 +26,7 @@ from gitops.delivery_policies.base import (
 )
 from gitops.durations import duration_seconds
 from gitops.policies import Problem
+from gitops.policies.base import pod_secrets, provided_secret
 from gitops.render import Manifest, describe
 from gitops.schemas import CRD_GROUPS
 
@@ -78,17 +80,30 @@ def ancestry(delivery: Delivery, app: Application) -> list[tuple[str, int]]:
     return chain
 
 
-def synced_after(delivery: Delivery, user: Application, manifest: Manifest, installer: Application) -> bool:
-    """Whether, in the sync where the two paths meet, what holds the custom resource comes in a
-    later wave than what holds the installer (gitops-engine applies waves in order)."""
-    mine = [(f"object {describe(manifest)}", wave_of(manifest)), *ancestry(delivery, user)]
-    theirs = ancestry(delivery, installer)
-    above = [name for name, _ in theirs]
-    for index in range(1, len(mine)):
-        if mine[index][0] in above:
-            meet = above.index(mine[index][0])
-            return meet > 0 and mine[index - 1][1] > theirs[meet - 1][1]
+Position = list[tuple[str, int]]
+
+
+def position(delivery: Delivery, app: Application, manifest: Manifest | None = None) -> Position:
+    """Where something is synced: (object, its wave in the Application's sync) if an object, then
+    (Application, its wave in its parent's sync) up to the bootstrap."""
+    chain = ancestry(delivery, app)
+    return [(f"object {describe(manifest)}", wave_of(manifest)), *chain] if manifest is not None else chain
+
+
+def comes_before(first: Position, then: Position) -> bool:
+    """Whether, in the sync where the two paths meet, `first` is in an earlier wave than `then`
+    (gitops-engine applies waves in order, each once the one before is healthy)."""
+    above = [name for name, _ in first]
+    for index in range(1, len(then)):
+        if then[index][0] in above:
+            meet = above.index(then[index][0])
+            return meet > 0 and first[meet - 1][1] < then[index - 1][1]
     return False
+
+
+def synced_after(delivery: Delivery, user: Application, manifest: Manifest, installer: Application) -> bool:
+    """Whether what holds the custom resource comes in a later wave than what holds the installer."""
+    return comes_before(position(delivery, installer), position(delivery, user, manifest))
 
 
 @rule("crd-before-use")
@@ -184,3 +199,52 @@ def namespaces_exist_or_are_created(delivery: Delivery) -> Iterator[Problem]:
                     "Application (CreateNamespace=true creates only its destination namespace)"
                 )
                 yield Problem("namespace-exists", subject, message, app.name)
+
+
+@rule("secret-before-use")
+def secrets_exist_before_what_needs_them(delivery: Delivery) -> Iterator[Problem]:
+    """A pod whose Secret is missing never starts, and an ExternalSecret whose store is missing never
+    becomes ready. A sync applies the next wave only once every resource of the ones before is
+    healthy, and "an application can have resources that are unhealthy in the first wave, [so] it may
+    be that the app can never get to healthy" (argo-cd v3.1.8 docs/user-guide/sync-waves.md); with
+    Applications' health checked (cluster/argocd-values.yaml) that holds up the app of apps too. So
+    if what needs a Secret or store comes in an earlier wave than what creates it, the first install
+    deadlocks: what creates it comes in the same wave or before, where their paths meet."""
+    makers: dict[tuple[str, str | None, str], list[tuple[Application, Manifest]]] = defaultdict(list)
+    for app, manifest in synced_objects(delivery):
+        secret = provided_secret(manifest)
+        if secret is not None:
+            makers["Secret", effective_namespace(manifest, app), secret].append((app, manifest))
+        if group_kind(manifest) == ("external-secrets.io", "ClusterSecretStore"):
+            makers["ClusterSecretStore", None, str(manifest["metadata"]["name"])].append((app, manifest))
+    for app, needer, reader, need in _secret_needs(delivery):
+        found = makers.get(need, [])
+        where = position(delivery, app, needer)
+        if found and all(comes_before(where, position(delivery, *maker)) for maker in found):
+            maker_app, maker = found[0]
+            subject = describe(needer) if needer is not None else f"Application/{app.name}"
+            message = (
+                f"{reader} needs {need[0]} {need[2]}, which {describe(maker)} (Application "
+                f"{maker_app.name}) creates in a later wave: this never becomes healthy, so that wave "
+                "never comes"
+            )
+            owner = app.name if needer is not None else app.parent
+            yield Problem("secret-before-use", subject, message, owner)
+
+
+def _secret_needs(
+    delivery: Delivery,
+) -> Iterator[tuple[Application, Manifest | None, str, tuple[str, str | None, str]]]:
+    """(Application, object or None for an upstream chart, what reads it, (kind, namespace, name))."""
+    for app in delivery.applications:
+        for path, name in chart_secrets(app):
+            yield app, None, path, ("Secret", app.destination_namespace, name)
+    for app, manifest in synced_objects(delivery):
+        namespace = effective_namespace(manifest, app)
+        for reader, name in pod_secrets(manifest):
+            yield app, manifest, reader, ("Secret", namespace, name)
+        store = (manifest.get("spec") or {}).get("secretStoreRef") or {}
+        if group_kind(manifest) == ("external-secrets.io", "ExternalSecret") and store.get("kind") == (
+            "ClusterSecretStore"
+        ):
+            yield app, manifest, "spec.secretStoreRef", ("ClusterSecretStore", None, str(store.get("name")))

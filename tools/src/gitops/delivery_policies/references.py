@@ -1,8 +1,7 @@
 """What one Application names in another resolves: the ClusterSecretStore an ExternalSecret
 reads, the selectors Prometheus loads ServiceMonitors and PrometheusRules by, the Prometheus
 Service the analysis templates and the autoscaler query, the metrics API an autoscaler's
-CPU or memory trigger reads, and the Secrets prometheus-operator mounts into Alertmanager and
-Prometheus."""
+CPU or memory trigger reads, and the Secrets an upstream chart's pods need."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 
 from gitops.cluster_facts import PROMETHEUS_SERVICE
 from gitops.delivery import Delivery
-from gitops.delivery_policies.base import effective_namespace, rule, strings, synced_objects
+from gitops.delivery_policies.base import chart_secrets, effective_namespace, rule, strings, synced_objects
 from gitops.policies import Problem
 from gitops.policies.base import provided_secrets
 from gitops.render import describe
@@ -26,7 +25,7 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
     }
     selectors = prometheus_selectors(delivery)
     resource_metrics = delivery.chart("metrics-server") is not None
-    yield from operator_mounted_secrets_exist(delivery)
+    yield from chart_secrets_exist(delivery)
     for app, manifest in synced_objects(delivery):
         kind, subject = str(manifest.get("kind")), describe(manifest)
         ref = manifest.get("spec", {}).get("secretStoreRef", {}) if kind == "ExternalSecret" else {}
@@ -57,27 +56,18 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
                     yield Problem("cross-references", subject, message, app.name)
 
 
-# kube-prometheus-stack values listing Secrets the operator mounts into the pods it creates, each
-# as a volume `secret-<name>` (Alertmanager and Prometheus CRDs, spec.secrets: prometheus-operator
-# v0.83.0 Documentation/api.md). The volume is not optional, so a missing Secret keeps the pod
-# from starting (Kubernetes docs, concepts/configuration/secret, "Optional Secrets").
-OPERATOR_MOUNTED_SECRETS = (("alertmanager", "alertmanagerSpec"), ("prometheus", "prometheusSpec"))
-
-
-def operator_mounted_secrets_exist(delivery: Delivery) -> Iterator[Problem]:
-    app = delivery.chart("kube-prometheus-stack")
-    if app is None:
-        return
-    namespace = app.destination_namespace
-    here = (m for owner, m in synced_objects(delivery) if effective_namespace(m, owner) == namespace)
-    provided = provided_secrets(here)
-    values = app.values
-    for component, spec in OPERATOR_MOUNTED_SECRETS:
-        for name in ((values.get(component) or {}).get(spec) or {}).get("secrets") or []:
+def chart_secrets_exist(delivery: Delivery) -> Iterator[Problem]:
+    """Each Secret an upstream chart's pods need (cluster_facts.CHART_SECRET_VALUES) is created in
+    its namespace by some Application."""
+    for app in delivery.applications:
+        namespace = app.destination_namespace
+        here = (m for owner, m in synced_objects(delivery) if effective_namespace(m, owner) == namespace)
+        provided = provided_secrets(here)
+        for path, name in chart_secrets(app):
             if name not in provided:
                 message = (
-                    f"{component}.{spec}.secrets names Secret {name}, which nothing here creates in "
-                    f"{namespace}: the {component} pods never start"
+                    f"{path} names Secret {name}, which nothing here creates in {namespace}: "
+                    "its pods never start"
                 )
                 yield Problem("cross-references", f"Application/{app.name}", message, app.parent)
 

@@ -112,17 +112,40 @@ def containers(workload: Manifest) -> Iterator[dict[str, Any]]:
     yield from spec.get("containers", [])
 
 
+def pod_secrets(workload: Manifest) -> Iterator[tuple[str, str]]:
+    """(what reads it, Secret name) for each Secret a workload's pods cannot start without: secret
+    volumes, secretKeyRefs and envFrom secretRefs not marked optional (Kubernetes docs,
+    concepts/configuration/secret, "Optional Secrets")."""
+    for volume in pod_spec(workload).get("volumes") or []:
+        secret = volume.get("secret") or {}
+        if secret.get("secretName") and not secret.get("optional"):
+            yield f"volume {volume.get('name')}", str(secret["secretName"])
+    for container in containers(workload):
+        name = container.get("name")
+        for variable in container.get("env") or []:
+            reference = (variable.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if reference.get("name") and not reference.get("optional"):
+                yield f"container {name} env {variable.get('name')}", str(reference["name"])
+        for source in container.get("envFrom") or []:
+            reference = source.get("secretRef") or {}
+            if reference.get("name") and not reference.get("optional"):
+                yield f"container {name} envFrom", str(reference["name"])
+
+
+def provided_secret(manifest: Manifest) -> str | None:
+    """The Secret an object creates: a Secret, or an ExternalSecret's target (target.name "Defaults
+    to the .metadata.name of the ExternalSecret resource": the external-secrets v1 CRD)."""
+    if manifest.get("kind") == "Secret":
+        return str(manifest["metadata"]["name"])
+    if manifest.get("kind") == "ExternalSecret":
+        target = (manifest.get("spec") or {}).get("target") or {}
+        return str(target.get("name") or manifest["metadata"]["name"])
+    return None
+
+
 def provided_secrets(manifests: Iterable[Manifest]) -> set[str]:
-    """Secrets these objects create: Secrets, and ExternalSecrets' targets (target.name "Defaults to
-    the .metadata.name of the ExternalSecret resource": the external-secrets v1 CRD)."""
-    found = set()
-    for manifest in manifests:
-        if manifest.get("kind") == "Secret":
-            found.add(str(manifest["metadata"]["name"]))
-        elif manifest.get("kind") == "ExternalSecret":
-            target = (manifest.get("spec") or {}).get("target") or {}
-            found.add(str(target.get("name") or manifest["metadata"]["name"]))
-    return found
+    """Secrets these objects create."""
+    return {name for manifest in manifests if (name := provided_secret(manifest)) is not None}
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:

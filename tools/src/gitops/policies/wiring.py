@@ -13,6 +13,7 @@ from gitops.policies.base import (
     matches,
     namespace_of,
     pod_labels,
+    pod_secrets,
     pod_spec,
     policy,
     provided_secrets,
@@ -96,14 +97,13 @@ def references_resolve(context: Context) -> Iterator[Problem]:
         account = spec.get("serviceAccountName", "default")
         if account not in accounts:
             yield Problem("references", describe(workload), f"serviceAccountName {account} does not exist")
-        for volume in spec.get("volumes", []):
-            name = volume.get("secret", {}).get("secretName")
-            if name and name not in secrets and not volume["secret"].get("optional"):
+        for reader, name in pod_secrets(workload):
+            if name not in secrets:
                 yield Problem(
                     "references",
                     describe(workload),
-                    f"volume {volume['name']} mounts Secret {name}, which neither a Secret nor an "
-                    "ExternalSecret here provides: the pods never start",
+                    f"{reader} reads Secret {name}, which neither a Secret nor an ExternalSecret here "
+                    "provides: the pods never start",
                 )
 
 
