@@ -22,6 +22,25 @@ labels:
 {{- end -}}
 {{- end }}
 
+{{/* Refuses autoscaler bounds with min above max (a JSON schema cannot compare two values). */}}
+{{- define "classifier.checkReplicaBounds" -}}
+{{- if gt (int .Values.replicas.min) (int .Values.replicas.max) -}}
+{{- fail (printf "replicas.min (%d) is above replicas.max (%d)" (int .Values.replicas.min) (int .Values.replicas.max)) -}}
+{{- end -}}
+{{- end }}
+
+{{/* The workload an autoscaler scales: the Rollout with Argo Rollouts, else the Deployment. */}}
+{{- define "classifier.workloadRef" -}}
+{{- if .Values.platform.argoRollouts -}}
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+{{- else -}}
+apiVersion: apps/v1
+kind: Deployment
+{{- end }}
+name: classifier
+{{- end }}
+
 {{/* The Secret holding the API tokens the pods and the quality check read. */}}
 {{- define "classifier.tokensSecret" -}}
 {{- .Values.apiTokens.existingSecret | default "classifier-api-tokens" -}}

@@ -15,6 +15,7 @@ import yaml
 
 from gitops import standalone
 from gitops.paths import ENVIRONMENTS, REPO_ROOT
+from gitops.policies.base import pod_secrets
 from gitops.render import Manifest, describe
 from gitops.validate import problems_in
 
@@ -148,12 +149,36 @@ def test_notes_say_how_to_reach_the_service() -> None:
     assert "http://classifier.local/" in notes
 
 
-def test_an_existing_secret_replaces_the_generated_one() -> None:
-    manifests = standalone.render(REPO_ROOT, {"apiTokens": {"existingSecret": "my-tokens"}})
-    assert not [m for m in manifests if m["kind"] == "Secret"]
-    deployment = next(m for m in manifests if m["kind"] == "Deployment")
-    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["api-tokens"]["secret"]["secretName"] == "my-tokens"
+@pytest.mark.parametrize("external_secrets", [False, True])
+def test_an_existing_secret_replaces_the_chart_s_own_everywhere(external_secrets: bool) -> None:
+    """Whether the chart would make the Secret itself or from the store, a named one wins, and every
+    reader reads it: the pods and the quality check's Job."""
+    platform = {"argoRollouts": True, "externalSecrets": external_secrets}
+    values = {"platform": platform, "apiTokens": {"existingSecret": "my-tokens"}}
+    manifests = standalone.render(REPO_ROOT, values)
+    assert not [m for m in manifests if m["kind"] in {"Secret", "ExternalSecret"}]
+    readers = [m for m in manifests if list(pod_secrets(m))]
+    assert sorted(describe(m) for m in readers) == ["Rollout/classifier"]
+    assert {name for m in readers for _, name in pod_secrets(m)} == {"my-tokens"}
+    paired = next(m for m in manifests if m["metadata"]["name"] == "classifier-quality-paired")
+    job = paired["spec"]["metrics"][0]["provider"]["job"]
+    assert {name for _, name in pod_secrets(job)} == {"my-tokens"}
+
+
+@pytest.mark.parametrize("keda", [False, True])
+@pytest.mark.parametrize("argo_rollouts", [False, True])
+def test_the_autoscaler_scales_the_workload_the_chart_renders(keda: bool, argo_rollouts: bool) -> None:
+    manifests = standalone.render(REPO_ROOT, {"platform": {"keda": keda, "argoRollouts": argo_rollouts}})
+    workloads = [m for m in manifests if m["kind"] in {"Deployment", "Rollout"}]
+    scalers = [m for m in manifests if m["kind"] in {"ScaledObject", "HorizontalPodAutoscaler"}]
+    assert len(workloads) == len(scalers) == 1
+    target = scalers[0]["spec"]["scaleTargetRef"]
+    workload = workloads[0]
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        workload["apiVersion"],
+        workload["kind"],
+        workload["metadata"]["name"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,6 +189,9 @@ def test_an_existing_secret_replaces_the_generated_one() -> None:
         ({"image": {"digest": "sha256:abc"}}, "at '/image/digest'"),
         ({"canary": {"trafficRouting": "istio"}}, "at '/canary/trafficRouting'"),
         ({"canary": {"steps": [{"setWeight": 50, "pause": "forever"}]}}, "at '/canary/steps/0/pause'"),
+        ({"probes": {"liveness": {"periodSecond": 5}}}, "additional properties 'periodSecond' not allowed"),
+        ({"replicas": {"min": 5, "max": 3}}, r"replicas.min \(5\) is above replicas.max \(3\)"),
+        ({"platform": {"keda": True}, "replicas": {"min": 5, "max": 3}}, r"replicas.min \(5\) is above"),
     ],
 )
 def test_values_the_schema_refuses(values: dict[str, Any], message: str) -> None:
