@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-done
-REQUIREMENTS := requirements/runtime.txt requirements/build.txt requirements/dev.txt requirements/tools.txt requirements/loadtests.txt
+# Locks with hashes (requirements/lock.sh, `make lock`); pip installs nothing they do not name.
+PIP_INSTALL = pip install --quiet --require-hashes
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-done
 MODEL_VARIANT ?= lite0
@@ -14,7 +15,7 @@ MODEL_SOURCES := $(wildcard services/modelbuild/src/classifier_modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help system-packages setup model model-int8 drill-models run run-int8 test lint format bench docs generate validate promote checkov image image-int8 image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
+.PHONY: help system-packages setup lock model model-int8 drill-models run run-int8 test lint format bench docs generate validate promote checkov image image-int8 image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,18 +24,18 @@ PACKAGES := services/classifier services/modelbuild services/testkit tools
 
 setup: $(SETUP_STAMP) ## create .venv with the pinned dependencies, the service, its model build, its test harness, the tools
 
-$(SETUP_STAMP): $(REQUIREMENTS) $(addsuffix /pyproject.toml,$(PACKAGES)) \
+$(SETUP_STAMP): requirements/venv.txt $(addsuffix /pyproject.toml,$(PACKAGES)) \
 		services/classifier/src/classifier/_resample.c
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
-	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(PACKAGES))
+	$(BIN)/$(PIP_INSTALL) -r requirements/venv.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
 	touch $@
 
 checkov: $(CHECKOV_STAMP) ## install checkov in its own venv (it pins shared libraries differently)
 
 $(CHECKOV_STAMP): requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	$(CHECKOV_VENV)/bin/$(PIP_INSTALL) -r requirements/checkov.txt
 	touch $@
 
 model: $(MODEL_DIR)/metadata.json ## build the model artifact (MODEL_VARIANT=lite0|lite1|lite2)
@@ -63,7 +64,7 @@ run: model ## serve the default model on 127.0.0.1:8000 (the int8 one: make run-
 run-int8: model-int8 ## serve the model's int8 execution (version 1+int8) on 127.0.0.1:8000
 	CLASSIFIER_MODEL_DIR=$(INT8_DIR) $(BIN)/classifier-serve
 
-SHELL_SCRIPTS := $(wildcard .ci/run .ci/*.sh .github/e2e/*.sh services/classifier/container/*.sh cluster/*.sh)
+SHELL_SCRIPTS := $(wildcard .ci/run .ci/*.sh requirements/*.sh .github/e2e/*.sh services/classifier/container/*.sh cluster/*.sh)
 
 lint: $(SETUP_STAMP) ## ruff, mypy, hadolint, actionlint and shellcheck
 	$(BIN)/ruff check .
@@ -72,6 +73,9 @@ lint: $(SETUP_STAMP) ## ruff, mypy, hadolint, actionlint and shellcheck
 	$(BIN)/hadolint services/classifier/Dockerfile
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/actionlint
 	shellcheck -x $(SHELL_SCRIPTS)
+
+lock: $(SETUP_STAMP) ## re-lock every requirements/*.in into its requirements/*.txt, with hashes (uv)
+	requirements/lock.sh
 
 format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -108,7 +112,7 @@ image-test: $(SETUP_STAMP) ## run the images (make image image-int8) read-only a
 		$(BIN)/python -m pytest -p no:cacheprovider services/classifier/container_tests
 
 bench: model model-int8 ## measure throughput and latency against the naive baseline; writes docs/performance.md
-	$(BIN)/pip install --quiet -r requirements/bench.txt
+	$(BIN)/$(PIP_INSTALL) -r requirements/bench.txt
 	$(BIN)/python benchmarks/bench_service.py --output docs/performance.md
 
 clean: ## remove the virtual environment and built artifacts

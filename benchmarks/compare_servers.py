@@ -304,11 +304,11 @@ def peer_process(
 
 
 def pinned(package: str, requirements: Path = PEERS_REQUIREMENTS) -> str:
-    """The version requirements/peers.txt pins `package` at."""
+    """The version requirements/peers.txt (a lock: `name==version \\` then its hashes) pins `package` at."""
     for line in requirements.read_text().splitlines():
         name, separator, version = line.split("#", 1)[0].strip().partition("==")
         if separator and name.strip().lower() == package:
-            return version.strip()
+            return version.rstrip("\\").strip()
     raise KeyError(f"{package} is not pinned in {requirements}")
 
 
@@ -318,7 +318,7 @@ def ensure_peers_venv() -> None:
         return
     print(f"installing the peers into {PEERS_VENV.name} (requirements/peers.txt) ...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-    pip = [str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    pip = [str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--require-hashes"]
     subprocess.run([*pip, "-r", str(PEERS_REQUIREMENTS)], check=True)
     PEERS_STAMP.touch()
 

@@ -149,7 +149,7 @@ MUTATIONS = [
     Mutation(
         "dashboards without CreateNamespace, relying on the monitoring chart's namespace",
         replace(CONFIG_APPS, "      - CreateNamespace=true\n", ""),
-        "classifier-dashboards: ExternalSecret/grafana-admin: namespace monitoring neither exists",
+        "classifier-dashboards: ConfigMap/dashboard-classifier-slo: namespace monitoring neither exists",
     ),
     Mutation(
         "a chart Application without CreateNamespace",
@@ -256,7 +256,7 @@ MUTATIONS = [
             ),
             replace(
                 "rollouts/templates/externalsecret.yaml",
-                "{{- if .Values.platform.externalSecrets }}",
+                "{{- if and .Values.platform.externalSecrets (not .Values.apiTokens.existingSecret) }}",
                 "{{- if false }}",
             ),
         ),
@@ -441,8 +441,8 @@ MUTATIONS = [
         "Argo Rollouts synced beside the chart that installs its ServiceMonitor's CRD",
         replace(
             "platform/argo-rollouts.yaml",
-            'argocd.argoproj.io/sync-wave: "-9"',
-            'argocd.argoproj.io/sync-wave: "-10"',
+            'argocd.argoproj.io/sync-wave: "-6"',
+            'argocd.argoproj.io/sync-wave: "-7"',
         ),
         "argo-rollouts: ServiceMonitor/argo-rollouts-chart: is not synced in a wave after Application kube-prometheus-stack",
     ),
@@ -532,14 +532,15 @@ MUTATIONS = [
             "    runs-on: ubuntu-24.04\n    timeout-minutes: 40\n",
             "    if: needs.changes.outputs.build == 'true'\n    runs-on: ubuntu-24.04\n    timeout-minutes: 40\n",
         ),
-        ".github/workflows/ci.yml: job publish: may run for a pull request with id-token, packages: write",
+        ".github/workflows/ci.yml: job publish: may run for a pull request with attestations, id-token, packages: write",
     ),
     Mutation(
         "secret scanning through gitleaks-action again",
         replace(
             ".github/workflows/ci.yml",
-            "      - name: Dependency audit\n",
-            "      - uses: gitleaks/gitleaks-action@ff98106e4c7b2bc287b24eaf42907196329070c7 # v2.3.9\n      - name: Dependency audit\n",
+            "      - name: Dependency audit (every lock; pip-audit is in the .venv's lock)\n",
+            "      - uses: gitleaks/gitleaks-action@ff98106e4c7b2bc287b24eaf42907196329070c7 # v2.3.9\n"
+            "      - name: Dependency audit (every lock; pip-audit is in the .venv's lock)\n",
         ),
         ".github/workflows/ci.yml: job test: uses gitleaks-action",
     ),
@@ -582,6 +583,49 @@ MUTATIONS = [
             "permissions:\n  contents: write\n",
         ),
         ".github/workflows/promote.yml: permissions: top-level permissions are {'contents': 'write'}",
+    ),
+    Mutation(
+        "a write granted to the whole workflow reaches the pull request's jobs",
+        replace(
+            ".github/workflows/ci.yml",
+            "permissions:\n  contents: read\n",
+            "permissions:\n  contents: read\n  packages: write\n",
+        ),
+        ".github/workflows/ci.yml: job test: may run for a pull request with packages: write; run it on main only",
+    ),
+    Mutation(
+        "CI's test container by a tag that moves",
+        replace(
+            ".github/workflows/ci.yml",
+            "container: debian:bookworm@sha256:813017f3d62be4b5891a7acca6a01bdcd4b8513daa81b1ab99d3a50385b26931",
+            "container: debian:bookworm",
+        ),
+        ".github/workflows/ci.yml: job test: container image debian:bookworm is not pinned by digest",
+    ),
+    Mutation(
+        "prod runs images nobody verifies at admission",
+        append("environments/prod/values.yaml", "platform:\n  kyverno: false\n"),
+        "classifier-prod: namespace/classifier-prod: no Kyverno policy verifies "
+        "ghcr.io/model-serving-gitops/classifier@sha256:",
+    ),
+    Mutation(
+        "image verification that only audits",
+        replace(
+            "rollouts/templates/image-policy.yaml",
+            "          failureAction: Enforce\n          required: true\n",
+            "          failureAction: Audit\n          required: true\n",
+        ),
+        "classifier-dev: namespace/classifier-dev: the Kyverno policies verifying "
+        "ghcr.io/model-serving-gitops/classifier@sha256:",
+    ),
+    Mutation(
+        "admission trusts a signature made on another branch",
+        replace(
+            "argocd/apps/templates/applicationset.yaml",
+            '/.github/workflows/ci.yml@refs/heads/main" (trimSuffix',
+            '/.github/workflows/ci.yml@refs/heads/feature" (trimSuffix',
+        ),
+        "classifier-staging: namespace/classifier-staging: the Kyverno policies verifying",
     ),
     Mutation(
         "the environments' namespaces admit any pod",
@@ -652,6 +696,23 @@ MUTATIONS = [
             '    verbs: ["get", "list", "watch"]\n',
         ),
         "cluster-up: Role/secret-reader: grants get, list, watch on Secrets in platform-secrets",
+    ),
+    Mutation(
+        "the secret store's account may also read ConfigMaps",
+        replace(
+            "cluster/secret-store-access.yaml",
+            '    resources: ["secrets"]\n',
+            '    resources: ["secrets", "configmaps"]\n',
+        ),
+        "cluster-up: Role/secret-reader: grants get on configmaps to the account of store platform-secrets",
+    ),
+    Mutation(
+        "an ExternalSecret that finds Secrets by pattern",
+        append(
+            "platform/credentials/grafana-admin.yaml",
+            "  dataFrom:\n    - find:\n        name:\n          regexp: grafana-.*\n",
+        ),
+        "platform: ExternalSecret/grafana-admin: uses dataFrom.find, which lists every Secret in platform-secrets",
     ),
     Mutation(
         "prod's tokens not granted to the secret store",

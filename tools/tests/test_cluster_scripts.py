@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from gitops import delivery
-from gitops.paths import REPO_ROOT
+from gitops.paths import ENVIRONMENTS, REPO_ROOT
 from gitops.render import kubectl
 
 FORK = "https://github.com/someone/fork.git"
@@ -53,7 +53,8 @@ def test_local_bootstrap_deploys_the_branch_with_the_local_image_in_every_enviro
 
 
 def test_local_bootstrap_validates_but_for_the_local_tag(tmp_path: Path) -> None:
-    """A local cluster runs an image loaded into kind by tag: the digest rule is the one exception."""
+    """A local cluster runs an image built here and loaded into kind by tag: it has no digest and
+    no CI signature, so the digest rule and admission verification are the only exceptions."""
     output = bootstrap_application(tmp_path, LOCAL_IMAGE="classifier:e2e")
     result = subprocess.run(
         [sys.executable, "-m", "gitops.validate", "--no-checkov", "--bootstrap", str(output)],
@@ -66,11 +67,20 @@ def test_local_bootstrap_validates_but_for_the_local_tag(tmp_path: Path) -> None
         "Job/classifier-quality-paired.paired-check container quality-check",
         "Rollout/classifier container classifier",
     )
-    assert sorted(result.stdout.splitlines()) == [
-        f"{env}: {container}: {unpinned}, required in {env} (images)"
-        for env in ("prod", "staging")
-        for container in containers
-    ]
+    unverified = "no Kyverno policy verifies classifier:e2e at admission: its signature is never checked"
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [
+            *(
+                f"classifier-{env}: namespace/classifier-{env}: {unverified} (image-verification)"
+                for env in ENVIRONMENTS
+            ),
+            *(
+                f"{env}: {container}: {unpinned}, required in {env} (images)"
+                for env in ("prod", "staging")
+                for container in containers
+            ),
+        ]
+    )
 
 
 def test_without_overrides_the_bootstrap_is_gits_with_the_local_profile(tmp_path: Path) -> None:

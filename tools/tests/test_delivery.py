@@ -42,6 +42,7 @@ def test_the_bootstrap_reaches_every_application_in_wave_order(cluster: delivery
         "kube-prometheus-stack": ("platform", -7),
         "keda": ("platform", -10),
         "external-secrets": ("platform", -10),
+        "kyverno": ("platform", -10),
     }
     assert {app.name: app.environment for app in cluster.applications if app.environment} == {
         "classifier-dev": "dev",

@@ -76,6 +76,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "jq": None,
     "grep": None,
     "install": None,
+    "sha256sum": None,
     "promtool": {"check", "test", "query"},
     "amtool": {"check-config", "alert", "silence", "config"},
     "helm": {"template", "get", "history", "list", "status"},
@@ -361,6 +362,8 @@ def test_the_plugin_is_installed_as_the_runbooks_say() -> None:
     versions = (REPO_ROOT / "cluster/versions.env").read_text()
     assert re.search(r"^ARGO_ROLLOUTS_PLUGIN=v\d", versions, flags=re.MULTILINE)
     e2e = (REPO_ROOT / ".github/workflows/e2e.yml").read_text()
-    url = "https://github.com/argoproj/argo-rollouts/releases/download/${ARGO_ROLLOUTS_PLUGIN}/"
-    assert url in e2e
-    assert url in readme
+    url = 'base="https://github.com/argoproj/argo-rollouts/releases/download/${ARGO_ROLLOUTS_PLUGIN}"'
+    checked = "grep ' kubectl-argo-rollouts-linux-amd64$' argo-rollouts-checksums.txt | sha256sum --check"
+    for text in (e2e, readme):
+        assert url in text
+        assert checked in text

@@ -60,7 +60,7 @@ def test_cli_validates_everything_argo_cd_deploys() -> None:
         [sys.executable, "-m", "gitops.validate", "--no-checkov"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
-    assert all(f"{env}: 16 objects" in result.stderr for env in ENVIRONMENTS)
+    assert all(f"{env}: 17 objects" in result.stderr for env in ENVIRONMENTS)
     assert "cluster: 12 Applications" in result.stderr
     assert result.stderr.rstrip().endswith("0 problems")
 

@@ -11,6 +11,15 @@ tag=${1:-localhost/classifier:dev}
 target=${2:-runtime}
 base=${BASE_IMAGE:-localhost/debian-python:bookworm}
 root=$(git rev-parse --show-toplevel)
+# The base by digest, as the Dockerfile's default names its own: the build uses exactly the image
+# inspected here, even if the tag is rebuilt meanwhile.
+if [[ "${base}" != *@sha256:* ]]; then
+  digest=$(podman image inspect --format '{{.Digest}}' "${base}")
+  name=${base%:*}
+  [[ "${name}" == */* && "${base##*/}" == *:* ]] || name=${base}
+  base="${name}@${digest}"
+fi
+echo "base image: ${base}"
 
 args=(--format docker --layers --target "${target}" --tag "${tag}"
   --build-arg "BASE_IMAGE=${base}"

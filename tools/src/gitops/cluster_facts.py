@@ -37,6 +37,20 @@ CHART_CRDS: dict[tuple[str, str], ChartCrds] = {
         ),
         ("installCRDs",),
     ),
+    # kyverno 3.8.1: the `crds` subchart (Chart.yaml `condition: crds.install`).
+    ("https://kyverno.github.io/kyverno/", "kyverno"): ChartCrds(
+        _kinds(
+            "kyverno.io",
+            "ClusterPolicy",
+            "Policy",
+            "PolicyException",
+            "ClusterCleanupPolicy",
+            "CleanupPolicy",
+            "UpdateRequest",
+            "GlobalContextEntry",
+        ),
+        ("crds", "install"),
+    ),
     # kube-prometheus-stack 75.15.1: the `crds` subchart (Chart.yaml `condition: crds.enabled`).
     ("https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack"): ChartCrds(
         _kinds(

@@ -4,7 +4,9 @@ strict CRD JSON schemas from a schema directory; anything else is an error.
 
 The CRD schema directory is a setting (``GITOPS_CRD_SCHEMA_DIR``, default
 ``../shared/schemas/crds`` beside the repository). Where it does not exist, schemas are
-fetched once from the public CRDs catalog at a pinned commit into a cache directory.
+fetched once from the public CRDs catalog at a pinned commit into a cache directory. A kind
+neither holds is read from ``tools/schemas/crds``: files of the same catalog at the same commit,
+kept here for the groups the shared directory lacks (its README lists them).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ CRD_GROUPS = {
     "external-secrets.io",
     "bitnami.com",
     "gateway.networking.k8s.io",
+    "kyverno.io",
 }
+VENDORED = REPO_ROOT / "tools" / "schemas" / "crds"
 
 
 def schema_dir() -> Path:
@@ -62,7 +66,10 @@ def crd_schema(group: str, kind: str, version: str) -> dict[str, Any] | None:
             return None
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(body)
-    return dict(json.loads(cached.read_text())) if cached.is_file() else None
+    if cached.is_file():
+        return dict(json.loads(cached.read_text()))
+    vendored = VENDORED / relative
+    return dict(json.loads(vendored.read_text())) if vendored.is_file() else None
 
 
 def validate_manifest(manifest: Manifest) -> list[str]:

@@ -67,6 +67,7 @@ PLATFORM_GROUPS = {
     "keda": "keda.sh",
     "externalSecrets": "external-secrets.io",
     "prometheusOperator": "monitoring.coreos.com",
+    "kyverno": "kyverno.io",
 }
 
 

@@ -203,8 +203,38 @@ def a_deploy_does_not_retrigger_itself(workflow: Workflow) -> Iterator[Problem]:
             yield Problem("workflow-no-deploy-loop", f"job {caller}", message)
 
 
-WRITE_SCOPES = ("packages", "id-token", "contents", "pull-requests", "attestations")
 PULL_REQUEST = "refs/pull/1/merge"
+
+
+def _writes(permissions: Any) -> list[str]:
+    """The scopes a `permissions` value grants write on (`write-all`: every one)."""
+    if permissions == "write-all":
+        return ["all"]
+    if isinstance(permissions, dict):
+        return sorted(str(scope) for scope, level in permissions.items() if level == "write")
+    return []
+
+
+# A job's container and service containers: "the image to use ... docker://, or a registry image"
+# (GitHub docs, "Workflow syntax", jobs.<job_id>.container.image and services.<id>.image).
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+@rule("workflow-image-by-digest")
+def job_containers_by_digest(workflow: Workflow) -> Iterator[Problem]:
+    """A job's container and service images by digest: a tag moves, and the job would run whatever
+    it names on the day (OpenSSF Scorecard Pinned-Dependencies); the tag stays as a comment."""
+    for name, job in (workflow.get("jobs") or {}).items():
+        container = job.get("container")
+        images = [("container", container.get("image") if isinstance(container, dict) else container)]
+        images += [
+            (f"service {key}", (service or {}).get("image"))
+            for key, service in (job.get("services") or {}).items()
+        ]
+        for what, image in images:
+            if image and "${{" not in str(image) and not DIGEST.search(str(image)):
+                message = f"{what} image {image} is not pinned by digest (name:tag@sha256:...)"
+                yield Problem("workflow-image-by-digest", f"job {name}", message)
 
 
 @rule("workflow-pr-no-write")
@@ -212,21 +242,15 @@ def pull_requests_get_no_write_token(workflow: Workflow) -> Iterator[Problem]:
     """A job that can run for a pull request holds no write scope: the pull request's code runs in
     it, so a write token there lets an unmerged change push packages or sign as this repository
     (GitHub's "Security hardening for GitHub Actions", least privilege; OpenSSF Scorecard
-    Token-Permissions). A job runs for one unless its `if`, or a job it needs, rules it out."""
+    Token-Permissions). A job runs for one unless its `if`, or a job it needs, rules it out; a job
+    without `permissions` has the workflow's (GitHub docs, "Assigning permissions to jobs")."""
     triggers = workflow.get("on")
     names = set(triggers) if isinstance(triggers, dict) else set(triggers or [])
     if not {"pull_request", "pull_request_target"} & names:
         return
     jobs = workflow.get("jobs") or {}
     for name, job in jobs.items():
-        permissions = job.get("permissions")
-        writes = (
-            sorted(scope for scope in WRITE_SCOPES if permissions.get(scope) == "write")
-            if isinstance(permissions, dict)
-            else ["all"]
-            if permissions == "write-all"
-            else []
-        )
+        writes = _writes(job.get("permissions", workflow.get("permissions")))
         if writes and _may_run_for_a_pull_request(name, jobs):
             message = f"may run for a pull request with {', '.join(writes)}: write; run it on main only"
             yield Problem("workflow-pr-no-write", f"job {name}", message)

@@ -4,6 +4,7 @@ that passes every per-object check yet keeps a real cluster from converging, and
 upstream code or document that makes it one."""
 
 from gitops.delivery_policies import (
+    admission,
     ordering,
     ownership,
     pod_security,
@@ -16,6 +17,7 @@ from gitops.delivery_policies.base import RULES, check
 
 __all__ = [
     "RULES",
+    "admission",
     "check",
     "ordering",
     "ownership",

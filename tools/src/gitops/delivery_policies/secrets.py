@@ -98,8 +98,9 @@ def secret_store_reads_only_named_secrets(delivery: Delivery) -> Iterator[Proble
     """A kubernetes-provider store reads with a service account; External Secrets v0.18.2 needs only
     `get` by name on the Secrets its ExternalSecrets read (pkg/provider/kubernetes/client.go:46;
     `list` is for dataFrom.find alone, client.go:345, :362). So the account's Roles grant `get` on
-    those names (`resourceNames`) and nothing wider, and every remote key read is among them, or the
-    sync fails with Forbidden."""
+    those names (`resourceNames`) and nothing wider (no other verb, no other resource, no other API
+    group), every remote key read is among them, or the sync fails with Forbidden, and no
+    ExternalSecret asks for `dataFrom.find`, which would need `list` on every Secret."""
     objects = list(delivery.owned_objects())
     for _, store in objects:
         if group_kind(store) != ("external-secrets.io", "ClusterSecretStore"):
@@ -115,7 +116,15 @@ def secret_store_reads_only_named_secrets(delivery: Delivery) -> Iterator[Proble
         granted: set[str] = set()
         for owner, role in roles:
             for grant in role.get("rules") or []:
-                if not {"secrets", "*"} & set(grant.get("resources") or []):
+                resources = set(grant.get("resources") or [])
+                other = sorted(resources - {"secrets"}) + sorted(set(grant.get("apiGroups") or [""]) - {""})
+                if other:
+                    message = (
+                        f"grants {', '.join(grant.get('verbs') or [])} on {', '.join(other)} to the account "
+                        f"of store {store['metadata']['name']}, which reads core Secrets only"
+                    )
+                    yield Problem("secret-store-least-privilege", describe(role), message, owner)
+                if not {"secrets", "*"} & resources:
                     continue
                 names = set(grant.get("resourceNames") or [])
                 wider = sorted(set(grant.get("verbs") or []) - {"get"})
@@ -134,6 +143,12 @@ def secret_store_reads_only_named_secrets(delivery: Delivery) -> Iterator[Proble
                 "name"
             ]:
                 continue
+            if any("find" in source for source in external.get("spec", {}).get("dataFrom") or []):
+                message = (
+                    f"uses dataFrom.find, which lists every Secret in {namespace} through "
+                    f"ClusterSecretStore/{store['metadata']['name']}: name each key instead"
+                )
+                yield Problem("secret-store-least-privilege", describe(external), message, owner)
             for key in sorted(_remote_keys(external) - granted):
                 message = (
                     f"reads {key} from ClusterSecretStore/{store['metadata']['name']}, whose service "
