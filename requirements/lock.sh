@@ -3,8 +3,9 @@
 # each *.txt is its lock, every package (transitive ones and the build backend included) at one
 # version with the hashes of its files, which pip installs with --require-hashes. The sets that
 # share an environment or an image are locked against the .venv's lock (-c venv.txt), so a
-# package has one version everywhere. Each lock ends with a line naming its inputs and their
-# sha256: tools/tests/test_locks.py fails when an input changed after its lock was written.
+# package has one version everywhere. Each lock ends with a line naming its inputs (this script
+# among them) and their sha256: tools/tests/test_locks.py fails when one changed after the lock
+# was written. uv keeps the versions an existing lock names unless an input asks otherwise.
 # Resolved for the images' and CI's platform: CPython 3.11 on x86_64 Linux (manylinux_2_28).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,6 +21,7 @@ lock() {
   for argument in "$@"; do
     [[ -f "${argument}" ]] && inputs+=("${argument}")
   done
+  inputs+=(lock.sh)  # how it was locked is an input too
   echo "# inputs: ${inputs[*]} sha256:$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)" >> "${output}"
 }
 

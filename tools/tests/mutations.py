@@ -609,6 +609,11 @@ MUTATIONS = [
         "ghcr.io/model-serving-gitops/classifier@sha256:",
     ),
     Mutation(
+        "an image policy Kyverno never runs at admission",
+        replace("rollouts/templates/image-policy.yaml", "  admission: true\n", "  admission: false\n"),
+        "classifier-dev: namespace/classifier-dev: no Kyverno policy verifies",
+    ),
+    Mutation(
         "image verification that only audits",
         replace(
             "rollouts/templates/image-policy.yaml",

@@ -36,7 +36,10 @@ def test_a_lock_older_than_its_input_is_stale(tmp_path: Path) -> None:
     runtime = folder / "runtime.in"
     runtime.write_text(runtime.read_text().replace("uvicorn==0.54.0", "uvicorn==0.53.0"))
     found = locks.problems(folder)
-    assert "runtime.txt: stale: runtime.in venv.txt changed after it was written; run `make lock`" in found
+    assert (
+        "runtime.txt: stale: runtime.in venv.txt lock.sh changed after it was written; run `make lock`"
+        in found
+    )
     assert "runtime.txt: uvicorn is 0.54.0, but runtime.in pins 0.53.0; run `make lock`" in found
 
 

@@ -222,14 +222,20 @@ DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 @rule("workflow-image-by-digest")
 def job_containers_by_digest(workflow: Workflow) -> Iterator[Problem]:
-    """A job's container and service images by digest: a tag moves, and the job would run whatever
-    it names on the day (OpenSSF Scorecard Pinned-Dependencies); the tag stays as a comment."""
+    """A job's container, service and `docker://` step images by digest: a tag moves, and the job
+    would run whatever it names on the day (OpenSSF Scorecard Pinned-Dependencies). An image from
+    an expression is not checked here."""
     for name, job in (workflow.get("jobs") or {}).items():
         container = job.get("container")
         images = [("container", container.get("image") if isinstance(container, dict) else container)]
         images += [
             (f"service {key}", (service or {}).get("image"))
             for key, service in (job.get("services") or {}).items()
+        ]
+        images += [
+            (f"step {step.get('name') or index}", str(step["uses"]).removeprefix("docker://"))
+            for index, step in enumerate(job.get("steps") or [])
+            if str(step.get("uses", "")).startswith("docker://")
         ]
         for what, image in images:
             if image and "${{" not in str(image) and not DIGEST.search(str(image)):

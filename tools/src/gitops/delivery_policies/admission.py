@@ -18,7 +18,7 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 def ci_identity(repo_url: str) -> str:
     """The keyless signer of the images: this repository's ci.yml on main (the certificate subject
     GitHub's OIDC token gives a workflow run: `<repository URL>/<workflow path>@<ref>`)."""
-    repository = repo_url.removesuffix(".git").removesuffix("/")
+    repository = repo_url.removesuffix("/").removesuffix(".git")
     return f"{repository}/.github/workflows/ci.yml@refs/heads/main"
 
 
@@ -65,14 +65,24 @@ def _verify_entries(policy: Manifest, namespace: str) -> Iterator[dict[str, Any]
     """Each verifyImages entry of a rule that matches Pods in the namespace, with what it inherits
     from its policy: the webhook's failurePolicy (spec.webhookConfiguration, else the deprecated
     spec.failurePolicy; "Defaults to Fail") and the deprecated spec.validationFailureAction
-    (default Audit), as the kyverno.io/v1 CRD describes them."""
+    (default Audit), as the kyverno.io/v1 CRD describes them. What could make Kyverno skip a pod
+    the rule seems to cover (admission off, an exclude, preconditions, selectors, operations
+    without CREATE, webhook match conditions naming another namespace) makes the rule not count:
+    this model does not evaluate them."""
     spec = policy.get("spec") or {}
     if policy.get("kind") == "Policy" and (policy.get("metadata") or {}).get("namespace") not in (
         None,
         namespace,
     ):
         return
+    conditions = (spec.get("webhookConfiguration") or {}).get("matchConditions") or []
+    if spec.get("admission") is False or any(
+        str(condition.get("expression")) != f"request.namespace == '{namespace}'" for condition in conditions
+    ):
+        return
     for policy_rule in spec.get("rules") or []:
+        if any(policy_rule.get(key) for key in ("exclude", "preconditions", "celPreconditions")):
+            continue
         if not _matches_pods(policy_rule.get("match") or {}, namespace):
             continue
         for entry in policy_rule.get("verifyImages") or []:
@@ -93,7 +103,17 @@ def _matches_pods(match: dict[str, Any], namespace: str) -> bool:
     for each in filters:
         resources = each.get("resources") or {}
         namespaces = resources.get("namespaces")
-        if "Pod" in (resources.get("kinds") or []) and (not namespaces or namespace in namespaces):
+        narrowed = any(
+            resources.get(key) for key in ("selector", "namespaceSelector", "names", "annotations")
+        )
+        operations = resources.get("operations") or ["CREATE"]
+        if (
+            "Pod" in (resources.get("kinds") or [])
+            and (not namespaces or namespace in namespaces)
+            and "CREATE" in operations
+            and not narrowed
+            and not any(each.get(key) for key in ("subjects", "roles", "clusterRoles"))
+        ):
             return True
     return False
 
@@ -105,7 +125,8 @@ def _enforces(entry: dict[str, Any], identity: str) -> bool:
         for item in attestor.get("entries") or []
     ]
     return (
-        str(entry["failureAction"]).lower() == "enforce"
+        not entry.get("skipImageReferences")
+        and str(entry["failureAction"]).lower() == "enforce"
         and entry.get("required", True) is not False
         and str(entry["failurePolicy"]) == "Fail"
         and bool(keyless)

@@ -217,6 +217,9 @@ def secrets_exist_before_what_needs_them(delivery: Delivery) -> Iterator[Problem
             makers["Secret", effective_namespace(manifest, app), secret].append((app, manifest))
         if group_kind(manifest) == ("external-secrets.io", "ClusterSecretStore"):
             makers["ClusterSecretStore", None, str(manifest["metadata"]["name"])].append((app, manifest))
+        if group_kind(manifest) == ("external-secrets.io", "SecretStore"):
+            store = ("SecretStore", effective_namespace(manifest, app), str(manifest["metadata"]["name"]))
+            makers[store].append((app, manifest))
     for app, needer, reader, need in _secret_needs(delivery):
         found = makers.get(need, [])
         where = position(delivery, app, needer)
@@ -243,8 +246,10 @@ def _secret_needs(
         namespace = effective_namespace(manifest, app)
         for reader, name in pod_secrets(manifest):
             yield app, manifest, reader, ("Secret", namespace, name)
-        store = (manifest.get("spec") or {}).get("secretStoreRef") or {}
-        if group_kind(manifest) == ("external-secrets.io", "ExternalSecret") and store.get("kind") == (
-            "ClusterSecretStore"
-        ):
-            yield app, manifest, "spec.secretStoreRef", ("ClusterSecretStore", None, str(store.get("name")))
+        if group_kind(manifest) == ("external-secrets.io", "ExternalSecret"):
+            # secretStoreRef.kind defaults to SecretStore, in the ExternalSecret's namespace (the
+            # external-secrets v1 CRD).
+            store = (manifest.get("spec") or {}).get("secretStoreRef") or {}
+            kind = str(store.get("kind") or "SecretStore")
+            where = None if kind == "ClusterSecretStore" else namespace
+            yield app, manifest, "spec.secretStoreRef", (kind, where, str(store.get("name")))

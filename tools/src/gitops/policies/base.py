@@ -120,6 +120,10 @@ def pod_secrets(workload: Manifest) -> Iterator[tuple[str, str]]:
         secret = volume.get("secret") or {}
         if secret.get("secretName") and not secret.get("optional"):
             yield f"volume {volume.get('name')}", str(secret["secretName"])
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            projected = source.get("secret") or {}
+            if projected.get("name") and not projected.get("optional"):
+                yield f"volume {volume.get('name')}", str(projected["name"])
     for container in containers(workload):
         name = container.get("name")
         for variable in container.get("env") or []:
