@@ -56,13 +56,19 @@ def strings(node: Any, path: str = "", key: str = "") -> Iterator[tuple[str, str
         yield path, key, node
 
 
+def value_at(app: Application, path: tuple[str, ...]) -> Any:
+    """The Helm value at `path` of what Argo CD renders the Application's chart with (None: unset)."""
+    node: Any = app.values
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
 def chart_secrets(app: Application) -> Iterator[tuple[str, str]]:
     """(values path, Secret name) for each Secret an upstream chart's pods need with its values
     (cluster_facts.CHART_SECRET_VALUES), in the Application's destination namespace."""
     for path in CHART_SECRET_VALUES.get((str(app.source.get("repoURL")), str(app.source.get("chart"))), ()):
-        node: Any = app.values
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
+        node = value_at(app, path)
         for name in node if isinstance(node, list) else [node]:
             if isinstance(name, str) and name:
                 yield ".".join(path), name

@@ -23,6 +23,7 @@ from gitops.delivery_policies.base import (
     resource_options,
     rule,
     synced_objects,
+    value_at,
 )
 from gitops.durations import duration_seconds
 from gitops.policies import Problem
@@ -46,7 +47,7 @@ def installers(delivery: Delivery) -> dict[GroupKind, list[Application]]:
 
 def _switched_on(app: Application, switch: tuple[str, ...] | None) -> bool:
     """CRDs are installed unless the values turn them off (the charts' default is on)."""
-    value = _value(app, switch) if switch else None
+    value = value_at(app, switch) if switch else None
     return value is None or value is True
 
 
@@ -154,16 +155,9 @@ def custom_resources(delivery: Delivery) -> Iterator[tuple[Application, Manifest
             (str(app.source.get("repoURL")), str(app.source.get("chart"))), []
         )
         for (group, kind), switches in declared:
-            if all(_value(app, switch) is True for switch in switches):
+            if all(value_at(app, switch) is True for switch in switches):
                 name = f"{app.source.get('chart')}-chart"
                 yield app, {"apiVersion": f"{group}/v1", "kind": kind, "metadata": {"name": name}}
-
-
-def _value(app: Application, path: tuple[str, ...]) -> Any:
-    node: Any = app.values
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
 
 
 def _is_custom(kind: GroupKind) -> bool:

@@ -6,6 +6,7 @@ CPU or memory trigger reads, and the Secrets an upstream chart's pods need."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 
 from gitops.cluster_facts import PROMETHEUS_SERVICE
@@ -59,12 +60,13 @@ def references_across_applications_resolve(delivery: Delivery) -> Iterator[Probl
 def chart_secrets_exist(delivery: Delivery) -> Iterator[Problem]:
     """Each Secret an upstream chart's pods need (cluster_facts.CHART_SECRET_VALUES) is created in
     its namespace by some Application."""
+    provided: dict[str | None, set[str]] = defaultdict(set)
+    for owner, manifest in synced_objects(delivery):
+        provided[effective_namespace(manifest, owner)] |= provided_secrets([manifest])
     for app in delivery.applications:
         namespace = app.destination_namespace
-        here = (m for owner, m in synced_objects(delivery) if effective_namespace(m, owner) == namespace)
-        provided = provided_secrets(here)
         for path, name in chart_secrets(app):
-            if name not in provided:
+            if name not in provided[namespace]:
                 message = (
                     f"{path} names Secret {name}, which nothing here creates in {namespace}: "
                     "its pods never start"

@@ -10,7 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops.delivery import Delivery
-from gitops.delivery_policies.base import effective_namespace, group_kind, rule, strings, synced_objects
+from gitops.delivery_policies.base import (
+    effective_namespace,
+    group_kind,
+    rule,
+    strings,
+    synced_objects,
+    value_at,
+)
 from gitops.policies import Problem
 from gitops.policies.base import containers, namespace_of
 from gitops.render import Manifest, describe
@@ -212,9 +219,7 @@ def admin_credentials_come_from_the_store(delivery: Delivery) -> Iterator[Proble
         app = delivery.chart(chart)
         if app is None:
             continue
-        settings: Any = app.values
-        for key in path.split("."):
-            settings = settings.get(key) if isinstance(settings, dict) else None
+        settings = value_at(app, tuple(path.split(".")))
         settings = settings if isinstance(settings, dict) else {}
         name = settings.get("existingSecret")
         if not name:
