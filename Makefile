@@ -15,7 +15,7 @@ MODEL_SOURCES := $(wildcard services/modelbuild/src/classifier_modelbuild/*.py) 
 	services/classifier/src/classifier/preprocess.py services/classifier/src/classifier/artifact.py
 
 .DEFAULT_GOAL := help
-.PHONY: help system-packages setup lock model model-int8 drill-models run run-int8 test lint format bench docs generate validate promote checkov image image-int8 image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
+.PHONY: help system-packages setup lock model model-int8 drill-models run run-int8 test lint format bench bench-gpu gpu-wheels docs generate validate promote checkov image image-int8 image-gpu image-test drill alert-drill loadtest cluster-up cluster-down cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -115,8 +115,14 @@ bench: model model-int8 ## measure throughput and latency against the naive base
 	$(BIN)/$(PIP_INSTALL) -r requirements/bench.txt
 	$(BIN)/python benchmarks/bench_service.py --output docs/performance.md
 
+gpu-wheels: $(SETUP_STAMP) ## download (PyPI) the locked wheels a bare GPU machine lacks for bench-gpu into wheels/gpu-cp312
+	$(BIN)/python benchmarks/gpu_setup.py prepare
+
+bench-gpu: ## on a GPU machine, offline (carry wheels/gpu-cp312): measure the GPU path; writes docs/performance-gpu.md
+	$(PYTHON) benchmarks/gpu_setup.py run -- $(PYTHON) benchmarks/bench_gpu.py
+
 clean: ## remove the virtual environment and built artifacts
-	rm -rf $(VENV) $(CHECKOV_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) artifacts wheels .bench-gpu .pytest_cache .mypy_cache .ruff_cache
 
 generate: $(SETUP_STAMP) ## regenerate manifests made from platform/slo/slos.yaml
 	$(BIN)/gitops-generate

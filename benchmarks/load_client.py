@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import sys
 import time
 from collections import Counter
@@ -201,7 +202,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p99_ms_by_status": {str(k): percentile(v, 99) * 1000 for k, v in tally.latencies_by_status.items()},
         "max_ms_by_status": {str(k): max(v) * 1000 for k, v in tally.latencies_by_status.items()},
         "socket_errors": tally.socket_errors,
-    }
+        # This process's own CPU (start-up included): a client near one core is the bottleneck.
+        "client_cpu_s": _own_cpu_seconds(),
+    } | ({"latencies_ms": [round(t * 1000, 3) for t in tally.latencies]} if args.raw_latencies else {})
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -216,6 +224,11 @@ def main() -> None:
         "--honour-retry-after",
         action="store_true",
         help="after a 429, wait Retry-After seconds (as clients should)",
+    )
+    parser.add_argument(
+        "--raw-latencies",
+        action="store_true",
+        help="also print every recorded latency, so several clients' percentiles can be merged",
     )
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()

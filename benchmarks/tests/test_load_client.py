@@ -25,7 +25,9 @@ from classifier_testkit.server import local_server  # noqa: E402
 MODEL_DIR = BENCHMARKS.parent / "artifacts" / "efficientnet-lite0" / "1"
 
 
-def run_client(url: str, files: list[Path], *, concurrency: int, seconds: float, honour: bool = False) -> Any:
+def run_client(
+    url: str, files: list[Path], *, concurrency: int, seconds: float, honour: bool = False, raw: bool = False
+) -> Any:
     args = argparse.Namespace(
         url=url,
         concurrency=concurrency,
@@ -34,6 +36,7 @@ def run_client(url: str, files: list[Path], *, concurrency: int, seconds: float,
         content_type="image/jpeg",
         header=[],
         honour_retry_after=honour,
+        raw_latencies=raw,
         files=[str(f) for f in files],
     )
     return uvloop.run(load_client.run(args))
@@ -93,6 +96,16 @@ def test_counts_every_answer_of_a_real_server(photo_files: list[Path]) -> None:
     assert result["statuses"] == {"200": result["requests"]}
     assert result["socket_errors"] == 0
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_raw_latencies_are_every_recorded_answer_so_clients_merge(
+    always_429: str, photo_files: list[Path]
+) -> None:
+    result = run_client(always_429, photo_files, concurrency=2, seconds=1, raw=True)
+    assert len(result["latencies_ms"]) == result["requests"] > 10
+    assert max(result["latencies_ms"]) == pytest.approx(result["max_ms"], abs=0.001)
+    assert "latencies_ms" not in run_client(always_429, photo_files, concurrency=1, seconds=0.2)
+    assert result["client_cpu_s"] > 0
 
 
 def test_retry_after_is_honoured_only_when_asked(always_429: str, photo_files: list[Path]) -> None:
