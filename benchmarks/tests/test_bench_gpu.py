@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from gitops import cost as gitops_cost
+
 BENCHMARKS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -103,6 +105,14 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
     assert text.startswith("# GPU performance")
     assert bench_gpu.COMMAND in text
     assert "| 512 | 262 |" in text  # the issue's "before" table beside the run
+
+    # `make cost` reads this very file: a CPU run is no GPU measurement; a GPU run's best row is.
+    assert gitops_cost.gpu_capacity(report, 300.0).machine is None
+    as_if_on_a_gpu = report | {"device": "cuda", "machine": "NVIDIA L4, x86_64, 16 CPUs"}
+    best = max(row["images_per_s"] for row in rows if row["p99_ms"] <= 300.0)
+    assert gitops_cost.gpu_capacity(as_if_on_a_gpu, 300.0) == gitops_cost.GpuCapacity(
+        best, "NVIDIA L4, x86_64, 16 CPUs"
+    )
 
 
 def test_a_fall_in_throughput_and_a_changed_top5_are_judged_unmet() -> None:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import math
 
-from gitops.cost import HEADROOM, Variant, _plan, cpu_capacity, main
+import pytest
+
+from gitops.cost import (
+    GPU_ASSUMED_IMAGES_PER_S,
+    HEADROOM,
+    GpuCapacity,
+    Variant,
+    _gpu_assumption,
+    _plan,
+    cpu_capacity,
+    gpu_capacity,
+    main,
+)
+from gitops.paths import REPO_ROOT
 
 
 def test_report_is_current() -> None:
@@ -28,3 +41,32 @@ def test_plan_keeps_headroom_and_a_minimum() -> None:
     pods, nodes = _plan(5000, variant)
     assert pods == math.ceil(5000 / (100 * HEADROOM))
     assert nodes == math.ceil(pods / 3)
+
+
+def _gpu_run(*rows: tuple[float, float, dict[str, int]]) -> dict[str, object]:
+    """Shaped as benchmarks/bench_gpu.py writes docs/performance-gpu.json (its test checks the real file)."""
+    return {
+        "device": "cuda",
+        "machine": "NVIDIA H200, x86_64, 16 CPUs, Python 3.12.3",
+        "http": {"rows": [{"images_per_s": r, "p99_ms": p99, "statuses": s} for r, p99, s in rows]},
+    }
+
+
+def test_gpu_capacity_is_the_best_clean_run_within_the_slo() -> None:
+    run = _gpu_run((1600.0, 40.0, {"200": 9}), (4200.0, 120.0, {"200": 9}), (4400.0, 320.0, {"200": 9}))
+    assert gpu_capacity(run, 300.0) == GpuCapacity(4200.0, "NVIDIA H200, x86_64, 16 CPUs, Python 3.12.3")
+    shed = _gpu_run((1600.0, 40.0, {"200": 9}), (4300.0, 100.0, {"200": 9, "429": 1}))
+    assert gpu_capacity(shed, 300.0).per_pod == 1600.0  # a run that refused requests is no capacity
+    with pytest.raises(ValueError, match="latency SLO"):
+        gpu_capacity(_gpu_run((4400.0, 320.0, {"200": 9})), 300.0)
+    assert gpu_capacity(None, 300.0) == GpuCapacity(GPU_ASSUMED_IMAGES_PER_S, None)
+
+
+def test_a_gpu_measured_on_another_gpu_than_the_priced_nodes_is_called_out() -> None:
+    import yaml
+
+    prices = yaml.safe_load((REPO_ROOT / "docs/prices.yaml").read_text())
+    text = _gpu_assumption(gpu_capacity(_gpu_run((4200.0, 120.0, {"200": 9})), 300.0), prices)
+    assert "4,200.0 images/s: measured by `make bench-gpu` on NVIDIA H200" in text
+    assert "The nodes priced for EKS, GKE, AKS carry another GPU" in text
+    assert "not measured" in _gpu_assumption(gpu_capacity(None, 300.0), prices)

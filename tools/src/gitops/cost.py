@@ -1,6 +1,7 @@
 """`gitops-cost`: monthly cost of serving 50, 500 and 5,000 requests/s at the latency SLO on
-EKS, GKE and AKS, from the benchmark's measured throughput per pod (docs/performance.json)
-and dated list prices (docs/prices.yaml). Writes docs/cost.md; `--check` fails if it is stale.
+EKS, GKE and AKS, from the benchmarks' measured throughput per pod (docs/performance.json; for a
+GPU pod docs/performance-gpu.json, once `make bench-gpu` has run on a GPU) and dated list prices
+(docs/prices.yaml). Writes docs/cost.md; `--check` fails if it is stale.
 
 Assumptions (also written into the report): a CPU pod is what `make bench` measured (2 vCPU,
 the rollouts/ requests); its capacity at the SLO is the highest HTTP throughput whose p99 met
@@ -28,9 +29,10 @@ RATES = (50, 500, 5000)
 HEADROOM = 0.7
 CPU_PODS_PER_NODE = 3
 MIN_REPLICAS = 2
-# No GPU was lent while the throughput issue was worked on, so there is no GPU measurement:
-# this is the issue's aim for one GPU pod over HTTP, used until `make bench` runs on a GPU node.
+# Used only while docs/performance-gpu.json holds no GPU run: the throughput issue's aim for one
+# GPU pod over HTTP, not a measurement.
 GPU_ASSUMED_IMAGES_PER_S = 2000.0
+GPU_MEASUREMENT = Path("docs/performance-gpu.json")
 OUTPUT = Path("docs/cost.md")
 
 
@@ -40,6 +42,7 @@ class Variant:
     per_pod: float
     pods_per_node: int
     measured: bool
+    gpu: bool = False
 
 
 def cpu_capacity(performance: dict[str, Any], threshold_ms: float) -> float:
@@ -48,6 +51,47 @@ def cpu_capacity(performance: dict[str, Any], threshold_ms: float) -> float:
     if not rows:
         raise ValueError("no benchmark row meets the latency SLO: run `make bench`")
     return float(max(r["ok_rps"] for r in rows))
+
+
+@dataclass(frozen=True, slots=True)
+class GpuCapacity:
+    per_pod: float
+    machine: str | None  # where `make bench-gpu` measured it; None: the assumption above
+
+
+def gpu_capacity(measurement: dict[str, Any] | None, threshold_ms: float) -> GpuCapacity:
+    """Highest images/s `make bench-gpu` measured on a GPU with every answer 200 and p99 within the
+    SLO; the assumption where no GPU run was recorded (a `--device cpu` run says nothing of a GPU)."""
+    if measurement is None or measurement["device"] != "cuda":
+        return GpuCapacity(GPU_ASSUMED_IMAGES_PER_S, None)
+    rows = [
+        row
+        for row in measurement["http"]["rows"]
+        if row["p99_ms"] <= threshold_ms and set(row["statuses"]) == {"200"}
+    ]
+    if not rows:
+        raise ValueError(f"no row of {GPU_MEASUREMENT} meets the latency SLO: see its report")
+    return GpuCapacity(float(max(row["images_per_s"] for row in rows)), measurement["machine"])
+
+
+def _gpu_assumption(gpu: GpuCapacity, prices: dict[str, Any]) -> str:
+    if gpu.machine is None:
+        return (
+            f"- GPU pods are **not measured** (no GPU run in {GPU_MEASUREMENT}): {gpu.per_pod:.0f} images/s "
+            "per GPU pod is the throughput issue's target, to be replaced by `make bench-gpu` on a GPU node."
+        )
+    text = (
+        f"- One GPU pod serves {gpu.per_pod:,.1f} images/s: measured by `make bench-gpu` on {gpu.machine} "
+        f"({GPU_MEASUREMENT}), the highest HTTP throughput whose p99 met the SLO."
+    )
+    gpu_name = gpu.machine.split(",")[0]
+    unpriced = [name for name, p in prices["providers"].items() if gpu_name not in p["gpu_node"]["type"]]
+    if unpriced:
+        text += (
+            f" **The nodes priced for {', '.join(unpriced)} carry another GPU**: re-measure on the priced "
+            "GPU, or price the measured one in docs/prices.yaml."
+        )
+    return text
 
 
 def _plan(rate: float, variant: Variant) -> tuple[int, int]:
@@ -61,11 +105,13 @@ def render(root: Path) -> str:
     performance = json.loads((root / "docs/performance.json").read_text())
     prices = yaml.safe_load((root / "docs/prices.yaml").read_text())
     threshold_ms = slo.latency_threshold_seconds * 1000
+    gpu_file = root / GPU_MEASUREMENT
+    gpu = gpu_capacity(json.loads(gpu_file.read_text()) if gpu_file.is_file() else None, threshold_ms)
     variants = [
         Variant(
             "CPU (ONNX Runtime, 2 vCPU pod)", cpu_capacity(performance, threshold_ms), CPU_PODS_PER_NODE, True
         ),
-        Variant("GPU (torch CUDA, 1 GPU pod)", GPU_ASSUMED_IMAGES_PER_S, 1, False),
+        Variant("GPU (torch CUDA, 1 GPU pod)", gpu.per_pod, 1, gpu.machine is not None, gpu=True),
     ]
     hours = float(prices["hours_per_month"])
     lines = [
@@ -78,8 +124,7 @@ def render(root: Path) -> str:
         "Assumptions:",
         f"- One CPU pod serves {variants[0].per_pod:.1f} images/s: the highest HTTP throughput in the "
         f"benchmark whose p99 met the {threshold_ms:.0f} ms latency SLO (one request = one image).",
-        f"- GPU pods are **not measured** (no GPU was available): {GPU_ASSUMED_IMAGES_PER_S:.0f} images/s "
-        "per GPU pod is the throughput issue's target, to be replaced by `make bench` on a GPU node.",
+        _gpu_assumption(gpu, prices),
         f"- Pods run at {HEADROOM:.0%} of that capacity (bursts, canary replicas); at least {MIN_REPLICAS} "
         f"pods and {MIN_REPLICAS} nodes; {CPU_PODS_PER_NODE} CPU pods per 8-vCPU node; "
         "one GPU pod per GPU node.",
@@ -94,7 +139,7 @@ def render(root: Path) -> str:
             "| requests/s | pods | nodes | EKS $/month | GKE $/month | AKS $/month |",
             "|---:|---:|---:|---:|---:|---:|",
         ]
-        node_key = "cpu_node" if variant.measured else "gpu_node"
+        node_key = "gpu_node" if variant.gpu else "cpu_node"
         for rate in RATES:
             pods, nodes = _plan(rate, variant)
             costs = [
