@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,8 +42,10 @@ from typing import Any
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 from bench_service import CLIENT, DEFAULT_MODEL_DIR, REPO, photo_mix
 
+from classifier.artifact import Preprocessing, load_artifact
 from classifier.backends import load_model
 from classifier.buckets import power_of_two_buckets
 from classifier.config import Device, Settings
@@ -148,8 +151,6 @@ def bare_model(model_dir: Path, device: Device, sizes: tuple[int, ...], calls: i
 
 def decode_on_cpu(model_dir: Path, bodies: list[bytes], threads: int, seconds: float) -> dict[str, float]:
     """Decode + preprocess (the service's own stage) on ``threads`` threads: the CPU's image supply."""
-    from classifier.artifact import load_artifact
-
     prepare = ImagePreparation(load_artifact(model_dir, verify=()).metadata.preprocessing, max_pixels=10**8)
     stop = time.perf_counter() + seconds
 
@@ -166,12 +167,54 @@ def decode_on_cpu(model_dir: Path, bodies: list[bytes], threads: int, seconds: f
     return {"threads": threads, "images_per_s": total / (time.perf_counter() - started)}
 
 
-def top5_parity(model_dir: Path, device: Device, files: list[Path]) -> list[dict[str, Any]]:
-    """Top-5 of the torch backend on ``device`` and of ONNX Runtime on the CPU, photo by photo."""
-    from classifier.artifact import load_artifact
+def device_decoder(spec: Preprocessing, device: Device) -> Callable[[list[bytes]], Any]:
+    """The candidate for issue #18's "decode on the GPU": JPEGs decoded as one batch by torchvision
+    (nvJPEG on CUDA), each resized (shorter side, antialiased, the artifact's interpolation),
+    centre-cropped and normalised on the device. Not in the service until these numbers choose it."""
+    import torch
+    from torchvision.io import decode_jpeg
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as transforms
 
+    mode = InterpolationMode.BICUBIC if spec.interpolation == "bicubic" else InterpolationMode.BILINEAR
+    mean = torch.tensor(spec.mean, device=device).view(3, 1, 1)
+    std = torch.tensor(spec.std, device=device).view(3, 1, 1)
+
+    def decode(bodies: list[bytes]) -> Any:
+        encoded = [torch.frombuffer(bytearray(body), dtype=torch.uint8) for body in bodies]
+        images = decode_jpeg(encoded, device=device)
+        batch = []
+        for image in images:
+            resized = transforms.resize(image, [spec.resize_shorter_side], interpolation=mode, antialias=True)
+            cropped = transforms.center_crop(resized, [spec.crop_size, spec.crop_size])
+            batch.append((cropped.float() / 255 - mean) / std)
+        return torch.stack(batch)
+
+    return decode
+
+
+def device_decode(
+    model_dir: Path, device: Device, bodies: list[bytes], batch: int, seconds: float
+) -> dict[str, float]:
+    """Images/s of `device_decoder` in batches of ``batch`` from one thread."""
+    decode = device_decoder(load_artifact(model_dir, verify=()).metadata.preprocessing, device)
+    batches = [[bodies[(start + i) % len(bodies)] for i in range(batch)] for start in range(len(bodies))]
+    decode(batches[0])
+    synchronise(device)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        decode(batches[done // batch % len(batches)])
+        done += batch
+    synchronise(device)
+    return {"batch": batch, "images_per_s": done / (time.perf_counter() - started)}
+
+
+def top5_parity(model_dir: Path, device: Device, files: list[Path]) -> list[dict[str, Any]]:
+    """Top-5 of ONNX Runtime on the CPU (the service's CPU path), of the torch backend on ``device``
+    (the GPU path), and of the torch backend on pixels decoded on the device (`device_decoder`)."""
     spec = load_artifact(model_dir, verify=()).metadata.preprocessing
     prepare = ImagePreparation(spec, max_pixels=10**8)
+    decode = device_decoder(spec, device)
     _, gpu = load_model(Settings(model_dir=model_dir, backend="torch", device=device), threads=1)
     _, cpu = load_model(Settings(model_dir=model_dir, backend="onnxruntime"), threads=1)
     named = [(path.name, path.read_bytes()) for path in files]
@@ -179,12 +222,18 @@ def top5_parity(model_dir: Path, device: Device, files: list[Path]) -> list[dict
     rows = []
     for name, body in named:
         tensor = prepare(body).tensor[None]
-        cpu_top5 = [int(i) for i in np.argsort(-cpu.predict(tensor)[0], kind="stable")[:5]]
-        gpu_top5 = [int(i) for i in np.argsort(-gpu.predict(tensor)[0], kind="stable")[:5]]
-        rows.append(
-            {"photo": name, "cpu": cpu_top5, "device": gpu_top5, "same": set(cpu_top5) == set(gpu_top5)}
-        )
+        cpu_top5 = _top5(cpu.predict(tensor))
+        gpu_top5 = _top5(gpu.predict(tensor))
+        decoded_top5 = _top5(gpu.predict(decode([body]).float().cpu().numpy()))
+        rows.append({
+            "photo": name, "cpu": cpu_top5, "device": gpu_top5, "same": set(cpu_top5) == set(gpu_top5),
+            "device_decoded": decoded_top5, "device_decoded_same": set(cpu_top5) == set(decoded_top5),
+        })  # fmt: skip
     return rows
+
+
+def _top5(logits: npt.NDArray[np.float32]) -> list[int]:
+    return [int(i) for i in np.argsort(-logits[0], kind="stable")[:5]]
 
 
 # ---------------------------------------------------------------- HTTP
@@ -430,14 +479,22 @@ def markdown(report: dict[str, Any], command: str) -> str:
             f"batch {r['batch']}: {r['images_per_s']:,.0f} images/s" for r in report["in_process"]["bare"]
         )
         + f". Decode + preprocess on the CPU, {report['in_process']['decode']['threads']} threads: "
-        f"{report['in_process']['decode']['images_per_s']:,.0f} images/s.",
+        f"{report['in_process']['decode']['images_per_s']:,.0f} images/s. The candidate decode on the device "
+        f"(torchvision's batched `decode_jpeg`, nvJPEG on CUDA, then resize, crop and normalise there; "
+        f"not in the service), batches of {report['in_process']['device_decode']['batch']} from one thread: "
+        f"{report['in_process']['device_decode']['images_per_s']:,.0f} images/s.",
         "",
         "## Top-5 against the CPU path",
         "",
-        "| photo | same top-5 | CPU (ONNX Runtime) | this device (torch) |",
-        "|---|---|---|---|",
+        "The GPU path must keep the CPU path's top-5 (the issue's parity criterion); so must the candidate "
+        "decode on the device, whose pixels differ from Pillow's.",
+        "",
+        "| photo | same top-5 | CPU (ONNX Runtime) | this device (torch) "
+        "| decoded on the device: same top-5 |",
+        "|---|---|---|---|---|",
         *(
-            f"| {r['photo']} | {'yes' if r['same'] else '**no**'} | {r['cpu']} | {r['device']} |"
+            f"| {r['photo']} | {'yes' if r['same'] else '**no**'} | {r['cpu']} | {r['device']} | "
+            f"{'yes' if r['device_decoded_same'] else '**no** ' + str(r['device_decoded'])} |"
             for r in report["parity"]
         ),
         "",
@@ -485,6 +542,7 @@ def main(argv: list[str] | None = None) -> None:
             "buckets": buckets_first_and_steady(args.model_dir, args.device, max_batch, args.calls),
             "bare": bare_model(args.model_dir, args.device, (max_batch, 4 * max_batch), args.calls),
             "decode": decode_on_cpu(args.model_dir, bodies, cpus, args.seconds / 3),
+            "device_decode": device_decode(args.model_dir, args.device, bodies, max_batch, args.seconds / 3),
         }
         parity = top5_parity(args.model_dir, args.device, files)
         print("HTTP ...", file=sys.stderr)

@@ -94,6 +94,9 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
     assert [row["batch"] for row in report["in_process"]["bare"]] == [4, 16]
     assert len(report["parity"]) == 6 + 6
     assert all(row["same"] for row in report["parity"])
+    # Decoded by torchvision, not Pillow: the pixels differ, the top-5 must not.
+    assert [row["photo"] for row in report["parity"] if not row["device_decoded_same"]] == []
+    assert report["in_process"]["device_decode"]["images_per_s"] > 0
     judged = {target["target"] for target in report["targets"]}
     assert judged == {
         "images/s never falls as concurrency rises",
