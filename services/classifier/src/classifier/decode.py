@@ -45,15 +45,18 @@ def decode_image(data: bytes, *, max_pixels: int, target: int | None = None) -> 
     """
     if not data:
         raise InvalidImage("the request body is empty; send the image bytes")
-    if data.startswith(_JPEG_SIGNATURE):
-        pixels = _decode_jpeg(data, max_pixels, target)
-        if pixels is not None:
-            return pixels
+    pixels = _decode_jpeg(data, max_pixels, target)
+    if pixels is not None:
+        return pixels
     return _decode_with_pillow(data, max_pixels, target)
 
 
-def _decode_jpeg(data: bytes, max_pixels: int, target: int | None) -> RGBPixels | None:
-    """libjpeg-turbo straight into numpy; None where Pillow's path should decide."""
+def jpeg_header(data: bytes, max_pixels: int) -> tuple[int, int] | None:
+    """(height, width) of a JPEG libjpeg-turbo converts to RGB as Pillow does; None where Pillow's
+    path should decide (not a JPEG, an unreadable header, CMYK). Raises PayloadTooLarge past
+    ``max_pixels`` and InvalidImage for no pixels: the header alone decides both."""
+    if not data.startswith(_JPEG_SIGNATURE):
+        return None
     try:
         height, width, colourspace, _ = simplejpeg.decode_jpeg_header(data)
     except ValueError:
@@ -61,6 +64,15 @@ def _decode_jpeg(data: bytes, max_pixels: int, target: int | None) -> RGBPixels 
     if colourspace not in _COLOURSPACES_TO_RGB:
         return None
     _check_pixel_count(width, height, max_pixels)
+    return height, width
+
+
+def _decode_jpeg(data: bytes, max_pixels: int, target: int | None) -> RGBPixels | None:
+    """libjpeg-turbo straight into numpy; None where Pillow's path should decide."""
+    header = jpeg_header(data, max_pixels)
+    if header is None:
+        return None
+    height, width = header
     reduction = _reduction(width, height, target)
     expected = (math.ceil(height / reduction), math.ceil(width / reduction))
     try:

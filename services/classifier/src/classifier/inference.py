@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import simplejpeg
 
 from classifier.admission import Admission
 from classifier.artifact import ModelMetadata
 from classifier.backends import InferenceBackend
 from classifier.batcher import DynamicBatcher, Job
+from classifier.device_decode import DeviceDecoder
 from classifier.errors import DeadlineExceeded, NotReady
 from classifier.metrics import ServiceMetrics
 from classifier.prediction_signals import PredictionSignals
@@ -94,6 +96,11 @@ class ImageClassifier:
         )
         self.signals = PredictionSignals(metadata, metrics)
         self._prepare = ImagePreparation(metadata.preprocessing, max_image_pixels, metrics)
+        self._device_decoder = (
+            DeviceDecoder(metadata.preprocessing, max_image_pixels, backend.device, metrics)
+            if tuning.decode_on_device
+            else None
+        )
         self._decode_pool = (
             None
             if tuning.decode_inline
@@ -110,6 +117,7 @@ class ImageClassifier:
             count=tuning.inference_workers,
             images_in_flight=lambda: self.admission.pending,
             buckets=tuning.batch_buckets,
+            device_decoder=self._device_decoder,
         )
 
     @property
@@ -124,6 +132,9 @@ class ImageClassifier:
         for size in self.tuning.batch_buckets or sorted({1, self.tuning.max_batch_size}):
             for alone in (False, True):
                 self.backend.predict(np.zeros((size, *self.input_shape), dtype=np.float32), alone=alone)
+        if self._device_decoder is not None:  # the decoder's own set-up (nvJPEG's handles), once
+            blank = simplejpeg.encode_jpeg(np.zeros((self.input_shape[1], self.input_shape[2], 3), np.uint8))
+            self._device_decoder([blank] * self.tuning.max_batch_size, record=False)
 
     def start(self) -> None:
         """Start the inference workers (needs the running event loop)."""
@@ -211,7 +222,7 @@ def _discard(future: asyncio.Future[Any]) -> None:
 
 
 def _probabilities(backend: InferenceBackend) -> Predict:
-    def predict(batch: npt.NDArray[np.float32], alone: bool) -> npt.NDArray[np.float32]:
+    def predict(batch: Any, alone: bool) -> npt.NDArray[np.float32]:
         return softmax(backend.predict(batch, alone=alone))
 
     return predict

@@ -65,6 +65,8 @@ class Tuning:
     inference_threads: int
     alone_threads: int
     decode_inline: bool
+    # JPEGs decoded with their batch on the model's device (device_decode.py); the rest inline.
+    decode_on_device: bool
     decode_workers: int
 
     @classmethod
@@ -98,7 +100,8 @@ class Tuning:
             inference_threads=inference_threads,
             # A model call with no other running may use every core (unless threads were set).
             alone_threads=settings.inference_threads or max(inference_threads, cpus),
-            decode_inline=settings.decode_stage == "inline"
+            decode_inline=settings.decode_stage in ("inline", "device")
             or (settings.decode_stage == "auto" and not accelerator),
+            decode_on_device=settings.decode_stage == "device",
             decode_workers=settings.decode_workers or cpus,
         )

@@ -2,8 +2,9 @@
 
 1. prepare: every job still holding image bytes goes through `ImagePreparation` (inline
    decoding: on a CPU this keeps one busy thread per core instead of decode and inference
-   threads fighting for the same cores). An image that cannot be prepared fails alone: its
-   request gets the error, the rest of the batch still runs.
+   threads fighting for the same cores), except the JPEGs a `DeviceDecoder` takes, which are
+   decoded together on the model's device (device_decode.py). An image that cannot be prepared
+   fails alone: its request gets the error, the rest of the batch still runs.
 2. model: the prepared tensors, stacked and padded to their batch bucket (buckets.py), in one
    call; the padding rows' answers are dropped.
 3. answer: each job's row (or error) goes back to the event loop (``call_soon_threadsafe``).
@@ -17,18 +18,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from classifier.batcher import DynamicBatcher, Job
-from classifier.buckets import pad_to_bucket
+from classifier.buckets import bucket_for, pad_to_bucket
 from classifier.metrics import ServiceMetrics
 from classifier.prepare import ImagePreparation, Tensor
 
+if TYPE_CHECKING:
+    from classifier.device_decode import DecodedBatch, DeviceDecoder
+
 logger = logging.getLogger("classifier")
 
-# predict(batch, alone): `alone` is true when no other model call is running or coming.
-Predict = Callable[[Tensor, bool], Tensor]
+# predict(batch, alone): `alone` is true when no other model call is running or coming. The
+# batch is a numpy array, or a torch tensor already on the device when a DeviceDecoder made it.
+Predict = Callable[[Any, bool], Tensor]
 
 
 class InferenceWorkers:
@@ -42,6 +48,7 @@ class InferenceWorkers:
         count: int,
         images_in_flight: Callable[[], int],
         buckets: tuple[int, ...] = (),
+        device_decoder: DeviceDecoder | None = None,
     ) -> None:
         self._batcher = batcher
         self._prepare = prepare
@@ -52,6 +59,7 @@ class InferenceWorkers:
         # coming, so a lone request may use every core.
         self._images_in_flight = images_in_flight
         self._buckets = buckets
+        self._device_decoder = device_decoder
         self._running = 0
         self._running_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -93,6 +101,35 @@ class InferenceWorkers:
         if not job.wanted:
             return False
         try:
+            if self._device_decoder is not None and self._device_decoder.accepts(job.image):
+                return True  # decoded with its batch on the device (`_decode_on_device`)
+        except Exception as error:  # its header says no: this image's failure, not the batch's
+            self._answer(job, error)
+            return False
+        return self._prepare_on_cpu(job)
+
+    def _decode_on_device(self, batch: list[Job]) -> tuple[list[Job], DecodedBatch | None]:
+        """The batch with its device-bound JPEGs decoded there, in the order the model sees it
+        (CPU-prepared first), and their device batch. If the device cannot decode them, each is
+        prepared on the CPU instead: a corrupt one fails alone there, with the CPU path's error."""
+        encoded = [job for job in batch if job.image is not None]
+        if not encoded or self._device_decoder is None:
+            return batch, None
+        prepared = [job for job in batch if job.image is None]
+        try:
+            decoded = self._device_decoder([job.image for job in encoded if job.image is not None])
+        except Exception:
+            return prepared + [job for job in encoded if self._prepare_on_cpu(job)], None
+        for job in encoded:
+            job.image = None
+            job.decode_s = decoded.decode_s / len(encoded)
+            job.preprocess_s = decoded.preprocess_s / len(encoded)
+        return prepared + encoded, decoded
+
+    def _prepare_on_cpu(self, job: Job) -> bool:
+        """Prepare a job's image here; False if it failed (and was answered)."""
+        assert job.image is not None
+        try:
             prepared = self._prepare(job.image)
         except Exception as error:  # this image's failure, not the batch's
             self._answer(job, error)
@@ -102,13 +139,20 @@ class InferenceWorkers:
         return True
 
     def _run(self, batch: list[Job]) -> None:
+        batch, on_device = self._decode_on_device(batch)
+        if not batch:
+            return
         with self._running_lock:
             alone = self._running == 0 and not self._batcher.queued and self._images_in_flight() <= len(batch)
             self._running += 1
         try:
             started = time.perf_counter()
             tensors = [job.tensor for job in batch if job.tensor is not None]
-            outputs = self._predict(pad_to_bucket(np.stack(tensors), self._buckets), alone)[: len(tensors)]
+            if on_device is None:
+                inputs: Any = pad_to_bucket(np.stack(tensors), self._buckets)
+            else:
+                inputs = pad_on_device(tensors, on_device, self._buckets)
+            outputs = self._predict(inputs, alone)[: len(batch)]
             elapsed = time.perf_counter() - started
         except Exception as error:  # the backend failed: every image in the batch fails
             for job in batch:
@@ -127,6 +171,21 @@ class InferenceWorkers:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop closed at shutdown: nobody waits
             self._loop.call_soon_threadsafe(_settle, job.answer, outcome)
+
+
+def pad_on_device(tensors: list[Tensor], decoded: DecodedBatch, buckets: tuple[int, ...]) -> Any:
+    """The CPU-prepared rows, then the device-decoded ones, then zero rows up to the bucket: one
+    tensor on the device."""
+    import torch
+
+    rows = decoded.tensor
+    parts = [torch.from_numpy(np.stack(tensors)).to(rows.device)] if tensors else []
+    parts.append(rows)
+    count = len(tensors) + len(rows)
+    missing = bucket_for(count, buckets) - count
+    if missing:
+        parts.append(rows.new_zeros((missing, *rows.shape[1:])))
+    return torch.cat(parts)
 
 
 def _settle(answer: asyncio.Future[Tensor], outcome: Tensor | BaseException) -> None:

@@ -41,9 +41,15 @@ class TorchBackend:
     def device(self) -> str:
         return str(self._device)
 
-    def predict(self, batch: npt.NDArray[np.float32], *, alone: bool = False) -> npt.NDArray[np.float32]:
+    def predict(
+        self, batch: npt.NDArray[np.float32] | torch.Tensor, *, alone: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """Logits for a numpy batch, or for a tensor already on the device (device_decode.py)."""
         with torch.inference_mode():
-            inputs = torch.from_numpy(batch).to(self._device, non_blocking=True)
+            if isinstance(batch, torch.Tensor):
+                inputs = batch.to(self._device)
+            else:
+                inputs = torch.from_numpy(batch).to(self._device, non_blocking=True)
             inputs = inputs.to(dtype=self._dtype, memory_format=self._memory_format)
             logits = self._module(inputs)
             result: npt.NDArray[np.float32] = logits.float().cpu().numpy()
