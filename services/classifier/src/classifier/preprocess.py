@@ -46,13 +46,25 @@ def crop_box(width: int, height: int, spec: Preprocessing) -> Box:
         return float(below), float(min(above, edge))
 
     crop = spec.crop_size
-    scale = spec.resize_shorter_side / min(width, height)
-    resized_width, resized_height = max(crop, round(width * scale)), max(crop, round(height * scale))
-    left, top = (resized_width - crop) // 2, (resized_height - crop) // 2
+    resized_width, resized_height = resized_size(width, height, spec)
+    left, top = centred_crop_origin(resized_width, resized_height, spec)
     x_ratio, y_ratio = width / resized_width, height / resized_height
     x0, x1 = float32_span(left * x_ratio, (left + crop) * x_ratio, width)
     y0, y1 = float32_span(top * y_ratio, (top + crop) * y_ratio, height)
     return (x0, y0, x1, y1)
+
+
+def resized_size(width: int, height: int, spec: Preprocessing) -> tuple[int, int]:
+    """(width, height) once the shorter side is resized to ``spec.resize_shorter_side`` (never
+    smaller than the crop): the geometry every path shares (device_decode.py resizes to it)."""
+    crop = spec.crop_size
+    scale = spec.resize_shorter_side / min(width, height)
+    return max(crop, round(width * scale)), max(crop, round(height * scale))
+
+
+def centred_crop_origin(resized_width: int, resized_height: int, spec: Preprocessing) -> tuple[int, int]:
+    """(left, top) of the centred crop in the resized image."""
+    return (resized_width - spec.crop_size) // 2, (resized_height - spec.crop_size) // 2
 
 
 def _affine(spec: Preprocessing) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
