@@ -87,6 +87,13 @@ def test_only_jpegs_the_device_decodes_as_pillow_would_are_taken(decoder: Device
     photos.photo("coffee").convert("CMYK").save(cmyk, "JPEG")
     assert not decoder.accepts(cmyk.getvalue())
     assert not decoder.accepts(b"\xff\xd8\xff" + bytes(100))  # no readable header: Pillow decides
+    # A strip 20 times longer than wide would be resized whole to 256 x 5,120 on the device.
+    strip = io.BytesIO()
+    photos.photo("coffee").resize((2000, 100)).save(strip, "JPEG")
+    assert not decoder.accepts(strip.getvalue())
+    square_enough = io.BytesIO()
+    photos.photo("coffee").resize((1000, 250)).save(square_enough, "JPEG")
+    assert decoder.accepts(square_enough.getvalue())
 
 
 def test_the_pixel_limit_is_checked_on_the_header_before_any_decode(artifact_dir: Path) -> None:

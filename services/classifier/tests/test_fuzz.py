@@ -391,10 +391,25 @@ def fuzz_server(start_server: StartServer) -> ServerProcess:
     return start_server(max_image_pixels="1000000")
 
 
+@pytest.fixture(scope="module")
+def device_decode_server(start_server: StartServer) -> ServerProcess:
+    """JPEGs decoded on the torch backend's device (here the CPU: the same code as on a GPU)."""
+    return start_server(max_image_pixels="1000000", backend="torch", device="cpu", decode_stage="device")
+
+
 @pytest.mark.parametrize("kind", sorted(_REQUESTS))
 def test_fuzzed_requests_get_no_5xx_only_json_errors_and_leave_the_server_healthy(
     fuzz_server: ServerProcess, kind: str
 ) -> None:
+    _fuzz(fuzz_server, kind)
+
+
+def test_fuzzed_images_decoded_on_the_device_get_no_5xx_either(device_decode_server: ServerProcess) -> None:
+    """Mutated JPEGs reach TorchCodec's decoder (device_decode.py), not libjpeg through simplejpeg."""
+    _fuzz(device_decode_server, "image")
+
+
+def _fuzz(fuzz_server: ServerProcess, kind: str) -> None:
     known_good = _known_good_jpeg()
     client = httpx.Client(base_url=fuzz_server.base_url, timeout=30)
 

@@ -12,9 +12,10 @@ top-5, checked against the CPU path (tests/test_device_decode.py: every parity a
 photo, and the top-1 of all 120 real-photo views measured; `make bench-gpu` on the GPU).
 
 What the device does not take stays on the CPU path (`ImagePreparation`): PNG, WebP, JPEGs in
-colour spaces other than grey, YCbCr and RGB, and a batch the device fails to decode, whose
-images are then prepared one by one, so a corrupt JPEG gets the CPU path's 400 and the rest of
-its batch still runs. The pixel limit is checked on the header before anything is decoded.
+colour spaces other than grey, YCbCr and RGB or longer than 4:1 (MAX_ASPECT), and a batch the
+device fails to decode, whose images are then prepared one by one, so a corrupt JPEG gets the CPU
+path's 400 and the rest of its batch still runs. The pixel limit is checked on the header before
+anything is decoded.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from classifier.preprocess import centred_crop_origin, resized_size
 
 if TYPE_CHECKING:
     import torch
+
+# Longest side of the resized image, in shorter sides: beyond it the CPU path prepares the image.
+MAX_ASPECT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,13 @@ class DeviceDecoder:
     def accepts(self, data: bytes) -> bool:
         """Whether the device decodes this image; raises PayloadTooLarge or InvalidImage when its
         header already says it is too big or has no pixels (nothing is decoded then)."""
-        return jpeg_header(data, self._max_pixels) is not None
+        header = jpeg_header(data, self._max_pixels)
+        if header is None:
+            return False
+        height, width = header
+        # The device resizes the whole image before cropping: a long thin one would be resized to
+        # millions of rows, so it takes the CPU path, which resamples only the crop's box.
+        return max(resized_size(width, height, self._spec)) <= MAX_ASPECT * self._spec.resize_shorter_side
 
     def __call__(self, images: list[bytes], *, record: bool = True) -> DecodedBatch:
         """The images (each one `accepts`) as one batch on the device; raises if the device
