@@ -195,6 +195,11 @@ def test_the_autoscaler_scales_the_workload_the_chart_renders(keda: bool, argo_r
         ({"canary": {"trafficRouting": "istio"}}, "at '/canary/trafficRouting'"),
         ({"canary": {"steps": [{"setWeight": 50, "pause": "forever"}]}}, "at '/canary/steps/0/pause'"),
         ({"probes": {"liveness": {"periodSecond": 5}}}, "additional properties 'periodSecond' not allowed"),
+        # What the API server would refuse at install (validateReadinessProbe, validateLivenessProbe,
+        # validateStartupProbe in kubernetes pkg/apis/core/validation/validation.go).
+        ({"probes": {"readiness": {"terminationGracePeriodSeconds": 30}}}, "at '/probes/readiness'"),
+        ({"probes": {"liveness": {"successThreshold": 2}}}, "at '/probes/liveness/successThreshold'"),
+        ({"probes": {"startup": {"successThreshold": 3}}}, "at '/probes/startup/successThreshold'"),
         ({"replicas": {"min": 5, "max": 3}}, r"replicas.min \(5\) is above replicas.max \(3\)"),
         ({"platform": {"keda": True}, "replicas": {"min": 5, "max": 3}}, r"replicas.min \(5\) is above"),
     ],
@@ -202,6 +207,14 @@ def test_the_autoscaler_scales_the_workload_the_chart_renders(keda: bool, argo_r
 def test_values_the_schema_refuses(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm_python.HelmError, match=message):
         _render(values)
+
+
+def test_probe_settings_the_api_server_accepts_still_render() -> None:
+    probes = {"liveness": {"terminationGracePeriodSeconds": 10, "successThreshold": 1}}
+    probes |= {"readiness": {"successThreshold": 2}}
+    rendered = "\n".join(_render({"probes": probes}).values())
+    assert "terminationGracePeriodSeconds: 10" in rendered
+    assert "successThreshold: 2" in rendered
 
 
 def test_helm_lint_finds_nothing_to_fix_and_sees_a_broken_chart(tmp_path: Path) -> None:
