@@ -9,11 +9,12 @@ machine does not bring with its CUDA torch stack: the exact versions and hashes 
 requirements/runtime.txt, gpu.txt and build.txt, in hash-checking mode (`--require-hashes`), into
 wheels/gpu-cp312/ (under the 64 MiB a device run may carry).
 
-`run` installs, from that folder only (`--no-index --no-deps`), each wheel whose distribution is
-missing or at another version than the lock's, into a scratch `--target` folder that goes first on
-the path, so the service runs with the locked versions (Pillow 13, which the Pillow-exact resize
-follows) beside the machine's own torch, torchvision and CUDA. It builds the service's C extension
-for that interpreter, puts the repository's packages on PYTHONPATH and runs the command.
+`run` installs, from that folder only (`--no-index --no-deps`) and against the lock's hashes again
+(`--require-hashes`), each wheel whose distribution is missing or at another version than the
+lock's, into a scratch `--target` folder that goes first on the path, so the service runs with the
+locked versions (Pillow 13, which the Pillow-exact resize follows) beside the machine's own torch,
+torchvision and CUDA. It builds the service's C extension for that interpreter, puts the
+repository's packages on PYTHONPATH and runs the command.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def locked_requirements() -> str:
-    """The pins (with their hashes) of the packages `prepare` downloads, as a requirements file."""
+def locked_requirements(only: frozenset[str] | None = None) -> str:
+    """The pins (with their hashes) of the packages `prepare` downloads (or of ``only`` those), as
+    a requirements file."""
     chosen: dict[str, list[str]] = {}
     for lock in (RUNTIME_LOCK, *EXTRA_PACKAGES):
         block: list[str] | None = None
@@ -64,6 +66,7 @@ def locked_requirements() -> str:
             if pin:
                 name = canonical(pin.group(1))
                 wanted = name not in NOT_DOWNLOADED and (lock == RUNTIME_LOCK or name in EXTRA_PACKAGES[lock])
+                wanted = wanted and (only is None or name in only)
                 block = chosen.setdefault(name, []) if wanted and name not in chosen else None
             if block is not None and (pin or line.lstrip().startswith("--hash=")):
                 block.append(line.rstrip(" \\"))
@@ -116,13 +119,17 @@ def build_extension(source: Path) -> Path:
 def run(wheels: Path, site: Path, command: list[str]) -> int:
     if not wheels.is_dir():
         raise SystemExit(f"{wheels} is missing: run `make gpu-wheels` where PyPI is reachable, then carry it")
-    missing = missing_wheels(wheels)
+    missing = frozenset(wheel_pin(wheel)[0] for wheel in missing_wheels(wheels))
     if missing:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--upgrade", "--target",
-             str(site), *map(str, missing)],
-            check=True,
-        )  # fmt: skip
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as requirements:
+            requirements.write(locked_requirements(missing))
+            requirements.flush()
+            # The lock's hashes are checked again here, on the machine that runs the wheels.
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--require-hashes", "--no-index", "--find-links",
+                 str(wheels), "--no-deps", "--upgrade", "--target", str(site), "-r", requirements.name],
+                check=True,
+            )  # fmt: skip
     build_extension(REPO / "services" / "classifier" / "src" / "classifier" / "_resample.c")
     paths = [str(site), *map(str, SOURCE_DIRS), os.environ.get("PYTHONPATH", "")]
     env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}

@@ -39,6 +39,11 @@ def test_the_wheel_list_is_the_locks_pins_with_their_hashes() -> None:
     assert pins["torchcodec"] == gpu["torchcodec"]  # the decode on the device
     assert not pins.keys() & gpu_setup.NOT_DOWNLOADED
     assert "torch" not in pins  # the GPU machine's own CUDA build
+    # What `run` installs on the GPU machine: only the missing ones, still with the lock's hashes.
+    only = gpu_setup.locked_requirements(frozenset({"multipart"}))
+    assert re.findall(r"^([a-z0-9-]+)==", only, re.MULTILINE) == ["multipart"]
+    assert f"multipart=={runtime['multipart']}" in only
+    assert "--hash=sha256:" in only
     # Hash-checking mode: every pin carries at least one hash.
     for block in re.split(r"\n(?=\S)", requirements):
         if "==" in block:

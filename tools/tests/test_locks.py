@@ -23,8 +23,17 @@ INSTALLERS = (
     "cluster/*.sh",
     "benchmarks/*.py",
 )
-SAFE_MODES = ("--require-hashes", "$(PIP_INSTALL)", "--no-deps")
+HASH_CHECKING = ("--require-hashes", "$(PIP_INSTALL)")
 PIP_INSTALL = re.compile(r"pip install|\"pip\", \"install\"|PIP_INSTALL\)")
+# Without dependencies, only this repository's own packages: editable (-e), the wheels the image
+# builds of them (/opt/wheels/), or a source tree of the service (compare_revisions.py).
+OWN_PACKAGES_ONLY = re.compile(r"--no-deps.*(-e |addprefix -e|/opt/wheels/|services/classifier)", re.DOTALL)
+
+
+def installs_only_locked_or_own(command: str) -> bool:
+    """A pip install (its line and the next) in hash-checking mode, or of this repository's own
+    packages without dependencies."""
+    return any(mode in command for mode in HASH_CHECKING) or OWN_PACKAGES_ONLY.search(command) is not None
 
 
 def test_every_lock_is_exact_hashed_and_fresh() -> None:
@@ -72,11 +81,21 @@ def test_pip_installs_only_from_the_locks() -> None:
     only a lock can feed it), or installs this repository's own packages without dependencies."""
     for pattern in INSTALLERS:
         for path in sorted(REPO_ROOT.glob(pattern)):
-            for number, line in enumerate(path.read_text().splitlines(), 1):
+            lines = path.read_text().splitlines()
+            for number, line in enumerate(lines, 1):
                 if not PIP_INSTALL.search(line) or line.lstrip().startswith("#"):
                     continue
-                where = f"{path.relative_to(REPO_ROOT)}:{number}"
-                assert any(mode in line for mode in SAFE_MODES), where
+                command = "\n".join(lines[number - 1 : number + 1])  # a command may go on
+                assert installs_only_locked_or_own(command), f"{path.relative_to(REPO_ROOT)}:{number}"
+
+
+def test_an_install_without_dependencies_is_safe_only_for_our_own_packages() -> None:
+    assert installs_only_locked_or_own("pip install --no-deps --no-build-isolation -e tools")
+    assert installs_only_locked_or_own("/opt/venv/bin/pip install --no-deps /opt/wheels/classifier-*.whl")
+    assert installs_only_locked_or_own("$(BIN)/$(PIP_INSTALL) -r requirements/venv.txt")
+    assert not installs_only_locked_or_own("pip install --no-deps requests==2.32.0")
+    assert not installs_only_locked_or_own("pip install --no-deps -r requirements/extra.in")
+    assert not installs_only_locked_or_own("pip install torch==2.14.1")
 
 
 def test_the_build_backend_is_the_locked_one() -> None:
