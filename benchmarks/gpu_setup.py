@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WHEELS = REPO / "wheels" / "gpu-cp312"
 RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
-# The GPU machine brings torch (with CUDA), torchvision, timm, numpy, onnxruntime, scikit-image and
-# nvidia-ml-py (../shared/notes/environment.md); the GPU path does not load OpenVINO.
+# The GPU machine this project is lent brings Python 3.12 with torch (CUDA), torchvision, timm,
+# numpy, onnxruntime, scikit-image and nvidia-ml-py; the GPU path does not load OpenVINO.
 NOT_DOWNLOADED = frozenset(
     {"numpy", "onnxruntime", "openvino", "openvino-telemetry", "packaging", "flatbuffers"}
 )
@@ -91,16 +91,15 @@ def wheel_pin(wheel: Path) -> tuple[str, str]:
     return canonical(name), version
 
 
-def missing_wheels(wheels: Path) -> list[Path]:
-    """The wheels whose distribution this interpreter lacks or has at another version."""
+def missing_wheels(wheels: Path, site: Path | None = None) -> list[Path]:
+    """The wheels whose distribution this interpreter (with ``site`` first on its path) lacks or
+    has at another version."""
+    path = [str(site), *sys.path] if site else sys.path
     missing = []
     for wheel in sorted(wheels.glob("*.whl")):
         name, version = wheel_pin(wheel)
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = None
-        if installed != version:
+        installed = next(iter(metadata.distributions(name=name, path=path)), None)
+        if installed is None or installed.version != version:
             missing.append(wheel)
     return missing
 
@@ -119,7 +118,7 @@ def build_extension(source: Path) -> Path:
 def run(wheels: Path, site: Path, command: list[str]) -> int:
     if not wheels.is_dir():
         raise SystemExit(f"{wheels} is missing: run `make gpu-wheels` where PyPI is reachable, then carry it")
-    missing = frozenset(wheel_pin(wheel)[0] for wheel in missing_wheels(wheels))
+    missing = frozenset(wheel_pin(wheel)[0] for wheel in missing_wheels(wheels, site))
     if missing:
         with tempfile.NamedTemporaryFile("w", suffix=".txt") as requirements:
             requirements.write(locked_requirements(missing))

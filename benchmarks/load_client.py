@@ -204,7 +204,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "socket_errors": tally.socket_errors,
         # This process's own CPU (start-up included): a client near one core is the bottleneck.
         "client_cpu_s": _own_cpu_seconds(),
-    } | ({"latencies_ms": [round(t * 1000, 3) for t in tally.latencies]} if args.raw_latencies else {})
+    } | ({"latencies_ms_by_status": _raw(tally)} if args.raw_latencies else {})
+
+
+def _raw(tally: Tally) -> dict[str, list[float]]:
+    return {str(k): [round(t * 1000, 3) for t in v] for k, v in tally.latencies_by_status.items()}
 
 
 def _own_cpu_seconds() -> float:
@@ -228,7 +232,7 @@ def main() -> None:
     parser.add_argument(
         "--raw-latencies",
         action="store_true",
-        help="also print every recorded latency, so several clients' percentiles can be merged",
+        help="also print every recorded latency by status, so several clients' percentiles can be merged",
     )
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()

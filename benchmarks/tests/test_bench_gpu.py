@@ -103,7 +103,7 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
     assert [row["batch"] for row in report["in_process"]["bare"]] == [4, 16]
     assert len(report["parity"]) == 6 + 6
     assert all(row["same"] for row in report["parity"])
-    # Decoded by torchvision, not Pillow: the pixels differ, the top-5 must not.
+    # Decoded by TorchCodec, not Pillow: the pixels differ, the top-5 must not.
     assert [row["photo"] for row in report["parity"] if not row["device_decoded_same"]] == []
     assert report["in_process"]["device_decode"]["images_per_s"] > 0
     judged = {target["target"] for target in report["targets"]}
@@ -112,7 +112,11 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
         "first request after readiness ≤ 20 ms",
         "c=1 p50 ≤ 5 ms",
         "same top-5 as the CPU path (mix and parity photos)",
+        "broken JPEGs: no 5xx, and the service still answers",
     }
+    for http in (report["http"], report["http_device_decode"]):
+        assert not [s for s in http["broken_jpegs"]["statuses"] if s.startswith("5")]
+        assert http["broken_jpegs"]["still_serves"]
     text = output.read_text()
     assert "| target | as shipped | met | decode on the device | met |" in text
     assert "## HTTP, closed loop, decode on the device" in text
@@ -144,11 +148,18 @@ def test_the_benchmark_runs_end_to_end_and_judges_the_issues_targets(tmp_path: P
 
 
 def test_a_fall_in_throughput_and_a_changed_top5_are_judged_unmet() -> None:
-    def row(concurrency: int, rate: float) -> dict[str, float]:
-        return {"concurrency": concurrency, "images_per_s": rate, "p50_ms": 4.0, "p99_ms": 50.0}
+    def row(concurrency: int, rate: float) -> dict[str, Any]:
+        return {
+            "concurrency": concurrency,
+            "images_per_s": rate,
+            "p50_ms": 4.0,
+            "p99_ms": 50.0,
+            "statuses": {"200": 9},
+        }
 
     rows = [row(1, 300), row(32, 1600), row(128, 1400)]
-    http: dict[str, Any] = {"first_request_ms": 12.0, "rows": rows}
+    broken = {"statuses": {"400": 15, "200": 1}, "still_serves": True}
+    http: dict[str, Any] = {"first_request_ms": 12.0, "rows": rows, "broken_jpegs": broken}
     parity = [{"photo": "coffee.jpg", "same": True}, {"photo": "parity:camera", "same": False}]
     verdicts = {name: (value, met) for name, value, met in bench_gpu.targets(http, parity)}
     assert verdicts["images/s never falls as concurrency rises"] == ("c=128 1400 < c=32 1600", False)
@@ -156,5 +167,12 @@ def test_a_fall_in_throughput_and_a_changed_top5_are_judged_unmet() -> None:
     assert verdicts["c=32 ≥ 1,500 images/s, p99 ≤ 60 ms"][1]
     assert verdicts["first request after readiness ≤ 20 ms"][1]
     assert verdicts["c=1 p50 ≤ 5 ms"][1]
+    assert verdicts["broken JPEGs: no 5xx, and the service still answers"][1]
+    broken["statuses"] = {"400": 15, "500": 1}
+    assert not {n: m for n, _, m in bench_gpu.targets(http, parity)}[
+        "broken JPEGs: no 5xx, and the service still answers"
+    ]
+    rows[1] = row(32, 1600) | {"statuses": {"200": 90, "429": 10}}  # shedding load is not capacity
+    assert not {n: m for n, _, m in bench_gpu.targets(http, parity)}["c=32 ≥ 1,500 images/s, p99 ≤ 60 ms"]
     rows[2] = row(128, 1550)  # within run-to-run noise of 1600
     assert {n: m for n, _, m in bench_gpu.targets(http, parity)}["images/s never falls as concurrency rises"]

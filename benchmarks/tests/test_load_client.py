@@ -102,9 +102,10 @@ def test_raw_latencies_are_every_recorded_answer_so_clients_merge(
     always_429: str, photo_files: list[Path]
 ) -> None:
     result = run_client(always_429, photo_files, concurrency=2, seconds=1, raw=True)
-    assert len(result["latencies_ms"]) == result["requests"] > 10
-    assert max(result["latencies_ms"]) == pytest.approx(result["max_ms"], abs=0.001)
-    assert "latencies_ms" not in run_client(always_429, photo_files, concurrency=1, seconds=0.2)
+    assert list(result["latencies_ms_by_status"]) == ["429"]
+    assert len(result["latencies_ms_by_status"]["429"]) == result["requests"] > 10
+    assert max(result["latencies_ms_by_status"]["429"]) == pytest.approx(result["max_ms"], abs=0.001)
+    assert "latencies_ms_by_status" not in run_client(always_429, photo_files, concurrency=1, seconds=0.2)
     assert result["client_cpu_s"] > 0
 
 

@@ -11,11 +11,11 @@ from gitops.cost import (
     HEADROOM,
     GpuCapacity,
     Variant,
-    _gpu_assumption,
     _plan,
     cpu_capacity,
     gpu_capacity,
     main,
+    priced_gpu,
 )
 from gitops.paths import REPO_ROOT
 
@@ -62,11 +62,17 @@ def test_gpu_capacity_is_the_best_clean_run_within_the_slo() -> None:
     assert gpu_capacity(None, 300.0) == GpuCapacity(GPU_ASSUMED_IMAGES_PER_S, None)
 
 
-def test_a_gpu_measured_on_another_gpu_than_the_priced_nodes_is_called_out() -> None:
+def test_a_gpu_measured_on_another_gpu_than_the_priced_nodes_is_reported_not_priced() -> None:
     import yaml
 
     prices = yaml.safe_load((REPO_ROOT / "docs/prices.yaml").read_text())
-    text = _gpu_assumption(gpu_capacity(_gpu_run((4200.0, 120.0, {"200": 9})), 300.0), prices)
-    assert "4,200.0 images/s: measured by `make bench-gpu` on NVIDIA H200" in text
-    assert "The nodes priced for EKS, GKE, AKS carry another GPU" in text
-    assert "not measured" in _gpu_assumption(gpu_capacity(None, 300.0), prices)
+    per_pod, measured, line = priced_gpu(gpu_capacity(_gpu_run((4200.0, 120.0, {"200": 9})), 300.0), prices)
+    assert (per_pod, measured) == (GPU_ASSUMED_IMAGES_PER_S, False)
+    assert "4,200.0 images/s, measured by `make bench-gpu` on NVIDIA H200" in line
+    assert "the nodes priced for EKS, GKE, AKS carry another GPU" in line
+    on_l4 = _gpu_run((900.0, 120.0, {"200": 9})) | {"machine": "NVIDIA L4, x86_64, 4 CPUs, Python 3.12.3"}
+    per_pod, measured, line = priced_gpu(gpu_capacity(on_l4, 300.0), prices)
+    assert measured is False  # AKS prices a T4 node
+    both_l4 = prices | {"providers": {k: v for k, v in prices["providers"].items() if k != "AKS"}}
+    assert priced_gpu(gpu_capacity(on_l4, 300.0), both_l4)[:2] == (900.0, True)
+    assert "not measured" in priced_gpu(gpu_capacity(None, 300.0), prices)[2]

@@ -1,9 +1,10 @@
 """JPEGs decoded and prepared on the model's device (CLASSIFIER_DECODE_STAGE=device), run here
-with torch on the CPU: torchvision's own decoder stands in for nvJPEG, the rest is the same code.
-Its pixels are not Pillow's, so the criterion is issue #18's: the CPU path's top-5."""
+with torch on the CPU: TorchCodec's CPU decoder (libjpeg-turbo) stands in for nvJPEG, the rest is
+the same code. Its pixels are not Pillow's, so the criterion is issue #18's: the CPU path's top-5."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import io
 from pathlib import Path
@@ -15,14 +16,14 @@ from PIL import Image
 from classifier.artifact import load_artifact
 from classifier.backends import load_model
 from classifier.config import Settings, SettingsError
-from classifier.device_decode import DeviceDecoder
+from classifier.device_decode import DeviceDecoder, exif_orientation
 from classifier.errors import PayloadTooLarge
 from classifier.prepare import ImagePreparation
 from classifier.tuning import Tuning
 from classifier_modelbuild.parity import PARITY_PHOTOS
 from classifier_modelbuild.photo_mix import photo_mix
 from classifier_testkit import photos
-from classifier_testkit.server import StartServer
+from classifier_testkit.server import ServerProcess, StartServer
 
 LIMIT = 40_000_000
 
@@ -36,12 +37,19 @@ def _top5(logits: np.ndarray) -> list[set[int]]:
     return [set(map(int, np.argsort(-row, kind="stable")[:5])) for row in logits]
 
 
-def _camera_photo(name: str, width: int) -> bytes:
-    image = photos.photo(name)
+def _camera_photo(name: str, size: tuple[int, int]) -> bytes:
+    """As the benchmark's mix makes its camera-sized photos (bench_service.photo_mix)."""
     buffer = io.BytesIO()
-    image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS).save(
-        buffer, "JPEG", quality=90
-    )
+    photos.photo(name).resize(size, resample=Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _rotated_jpeg(name: str, orientation: int) -> bytes:
+    """A photo as a phone stores a portrait: the pixels as shot, and an EXIF Orientation tag."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    photos.photo(name).save(buffer, "JPEG", quality=90, exif=exif)
     return buffer.getvalue()
 
 
@@ -58,7 +66,7 @@ def test_the_cpu_paths_top5_on_the_benchmark_and_parity_photos(
         return on_cpu, backend.predict(decoder(jpegs).tensor)  # type: ignore[arg-type]  # torch takes tensors
 
     required = [photos.encode(name) for name in PARITY_PHOTOS]
-    required += [_camera_photo("coffee", 1920), _camera_photo("chelsea", 4032)]  # the benchmark's mix
+    required += [_camera_photo("coffee", (1920, 1280)), _camera_photo("chelsea", (4032, 2682))]
     on_cpu, on_device = both(required)
     assert _top5(on_cpu) == _top5(on_device)
 
@@ -96,6 +104,25 @@ def test_only_jpegs_the_device_decodes_as_pillow_would_are_taken(decoder: Device
     assert decoder.accepts(square_enough.getvalue())
 
 
+def test_a_jpeg_with_an_exif_orientation_takes_the_cpu_path(decoder: DeviceDecoder) -> None:
+    """TorchCodec turns a JPEG by its EXIF orientation and the CPU path does not (decode.py), so
+    such a photo would get another answer on the device (rocket: none of its top-5 kept)."""
+    from torchcodec.decoders import decode_jpeg  # type: ignore[attr-defined]
+
+    portrait = _rotated_jpeg("rocket", 6)  # stored 640 wide, 427 high; "turn 90 degrees to show"
+    assert tuple(decode_jpeg(_rotated_jpeg("rocket", 1)).shape) == (3, 427, 640)  # type: ignore[union-attr]
+    assert tuple(decode_jpeg(portrait).shape) == (3, 640, 427)  # type: ignore[union-attr]  # turned
+    assert not decoder.accepts(portrait)
+    assert decoder.accepts(_rotated_jpeg("rocket", 1))  # "as stored": nothing to turn
+    assert [
+        orientation
+        for orientation in range(1, 9)
+        if exif_orientation(_rotated_jpeg("coffee", orientation)) != orientation
+    ] == []
+    assert exif_orientation(photos.encode("coffee")) == 1  # no EXIF at all
+    assert exif_orientation(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00*\x00\x00\x00\xff") == 1  # truncated
+
+
 def test_the_pixel_limit_is_checked_on_the_header_before_any_decode(artifact_dir: Path) -> None:
     spec = load_artifact(artifact_dir, verify=()).metadata.preprocessing
     small_limit = DeviceDecoder(spec, 100_000, "cpu")
@@ -125,8 +152,8 @@ def test_the_setting_needs_the_torch_backend() -> None:
 
 
 def test_served_a_corrupt_jpeg_fails_alone_in_its_batch(start_server: StartServer) -> None:
-    """Over HTTP, batched with others: a JPEG the device cannot decode gets the CPU path's 400,
-    the good JPEGs and a PNG in the same batches get their answers, and the decode is counted."""
+    """Over HTTP, batched with others: a JPEG the device cannot decode gets the CPU path's 400
+    (and is counted), the good JPEGs and a PNG in the same batches get their answers."""
     server = start_server(
         backend="torch", device="cpu", decode_stage="device", max_batch_size="8", max_batch_wait_ms="200"
     )
@@ -148,20 +175,42 @@ def test_served_a_corrupt_jpeg_fails_alone_in_its_batch(start_server: StartServe
         if status == 200:
             assert answer["predictions"][0]["label"] == "espresso", media_type  # type: ignore[index]
     assert "corrupt" in str(answers[1][1]["error"])
-    metrics = server.client.get("/metrics").text
-    batches = float(
-        next(
-            line.split()[-1]
-            for line in metrics.splitlines()
-            if line.startswith("classifier_batch_size_count")
-        )
-    )
-    assert batches < 3  # the requests shared batches
-    decoded = float(
-        next(
-            line.split()[-1]
-            for line in metrics.splitlines()
-            if line.startswith("classifier_decode_duration_seconds_count")
-        )
-    )
-    assert decoded == 3
+    assert server.metric("classifier_device_decode_fallbacks_total") == 1
+    assert server.metric("classifier_decode_duration_seconds_count") == 3  # the 400 decoded nothing
+
+
+def test_a_mixed_batch_answers_each_image_as_the_cpu_path_does(
+    start_server: StartServer, server: ServerProcess
+) -> None:
+    """One request of four different photos is one batch: two PNGs prepared on the CPU and two
+    JPEGs decoded on the device, joined in one model call. Each answer must be its own photo's."""
+    on_device = start_server(backend="torch", device="cpu", decode_stage="device", max_batch_size="8")
+    images = [
+        photos.encode("coffee", "PNG"),
+        photos.encode("chelsea"),
+        photos.encode("astronaut", "PNG"),
+        photos.encode("rocket"),
+    ]
+    document = {
+        "inputs": [
+            {
+                "name": "image",
+                "shape": [len(images)],
+                "datatype": "BYTES",
+                "data": [base64.b64encode(image).decode() for image in images],
+            }
+        ],
+        "outputs": [{"name": "labels"}],
+        "parameters": {"top_k": 1},
+    }
+
+    def labels(answering: ServerProcess) -> list[str]:
+        answer = answering.client.post("/v2/models/efficientnet-lite0/infer", json=document)
+        assert answer.status_code == 200, answer.text
+        return [str(label) for label in answer.json()["outputs"][0]["data"]]
+
+    expected = labels(server)  # the default: every image on the CPU path
+    assert len(set(expected)) == 4
+    assert labels(on_device) == expected
+    assert on_device.metric("classifier_batch_size_count") == 1
+    assert on_device.metric("classifier_batch_size_sum") == 4

@@ -393,7 +393,8 @@ def fuzz_server(start_server: StartServer) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def device_decode_server(start_server: StartServer) -> ServerProcess:
-    """JPEGs decoded on the torch backend's device (here the CPU: the same code as on a GPU)."""
+    """JPEGs decoded on the torch backend's device: here the CPU, so TorchCodec's libjpeg-turbo,
+    not nvJPEG (`make bench-gpu` sends broken JPEGs to a GPU)."""
     return start_server(max_image_pixels="1000000", backend="torch", device="cpu", decode_stage="device")
 
 
@@ -405,7 +406,7 @@ def test_fuzzed_requests_get_no_5xx_only_json_errors_and_leave_the_server_health
 
 
 def test_fuzzed_images_decoded_on_the_device_get_no_5xx_either(device_decode_server: ServerProcess) -> None:
-    """Mutated JPEGs reach TorchCodec's decoder (device_decode.py), not libjpeg through simplejpeg."""
+    """Mutated JPEGs reach TorchCodec's decoder and the fallback (device_decode.py, workers.py)."""
     _fuzz(device_decode_server, "image")
 
 

@@ -140,6 +140,11 @@ class ServiceMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=r,
         )
+        self.device_decode_fallbacks = Counter(
+            "classifier_device_decode_fallbacks",
+            "JPEGs the device could not decode, prepared on the CPU instead (decode stage device).",
+            registry=r,
+        )
         self.rejections = Counter(
             "classifier_rejections",
             "Requests refused without being computed, by reason (queue_full, deadline).",

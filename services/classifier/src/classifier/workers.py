@@ -18,23 +18,25 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from classifier.batcher import DynamicBatcher, Job
-from classifier.buckets import bucket_for, pad_to_bucket
+from classifier.buckets import pad_to_bucket
+from classifier.device_decode import DecodedBatch, DeviceDecoder, batch_on_device
 from classifier.metrics import ServiceMetrics
 from classifier.prepare import ImagePreparation, Tensor
 
 if TYPE_CHECKING:
-    from classifier.device_decode import DecodedBatch, DeviceDecoder
+    import torch
 
 logger = logging.getLogger("classifier")
 
-# predict(batch, alone): `alone` is true when no other model call is running or coming. The
-# batch is a numpy array, or a torch tensor already on the device when a DeviceDecoder made it.
-Predict = Callable[[Any, bool], Tensor]
+# A batch: a numpy array, or a torch tensor already on the device when a DeviceDecoder made it.
+ModelInput = Union[Tensor, "torch.Tensor"]
+# predict(batch, alone): `alone` is true when no other model call is running or coming.
+Predict = Callable[[ModelInput, bool], Tensor]
 
 
 class InferenceWorkers:
@@ -115,16 +117,31 @@ class InferenceWorkers:
         encoded = [job for job in batch if job.image is not None]
         if not encoded or self._device_decoder is None:
             return batch, None
+        decoder = self._device_decoder
         prepared = [job for job in batch if job.image is None]
         try:
-            decoded = self._device_decoder([job.image for job in encoded if job.image is not None])
-        except Exception:
-            return prepared + [job for job in encoded if self._prepare_on_cpu(job)], None
+            decoded = decoder([job.image for job in encoded if job.image is not None])
+        except Exception:  # one image spoils a batched decode: find it, decode the rest there
+            alone = {id(job): self._decode_alone(decoder, job) for job in encoded}
+            prepared += [job for job in encoded if alone[id(job)] is None and self._prepare_on_cpu(job)]
+            encoded = [job for job in encoded if alone[id(job)] is not None]
+            if not encoded:
+                return prepared, None
+            decoded = DecodedBatch.joined([one for job in encoded if (one := alone[id(job)])])
         for job in encoded:
             job.image = None
             job.decode_s = decoded.decode_s / len(encoded)
             job.preprocess_s = decoded.preprocess_s / len(encoded)
         return prepared + encoded, decoded
+
+    def _decode_alone(self, decoder: DeviceDecoder, job: Job) -> DecodedBatch | None:
+        """One image on the device; None (counted) when the device cannot decode it."""
+        assert job.image is not None
+        try:
+            return decoder([job.image])
+        except Exception:
+            self._metrics.device_decode_fallbacks.inc()
+            return None
 
     def _prepare_on_cpu(self, job: Job) -> bool:
         """Prepare a job's image here; False if it failed (and was answered)."""
@@ -148,10 +165,11 @@ class InferenceWorkers:
         try:
             started = time.perf_counter()
             tensors = [job.tensor for job in batch if job.tensor is not None]
-            if on_device is None:
-                inputs: Any = pad_to_bucket(np.stack(tensors), self._buckets)
-            else:
-                inputs = pad_on_device(tensors, on_device, self._buckets)
+            inputs: ModelInput = (
+                pad_to_bucket(np.stack(tensors), self._buckets)
+                if on_device is None
+                else batch_on_device(tensors, on_device, self._buckets)
+            )
             outputs = self._predict(inputs, alone)[: len(batch)]
             elapsed = time.perf_counter() - started
         except Exception as error:  # the backend failed: every image in the batch fails
@@ -171,21 +189,6 @@ class InferenceWorkers:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop closed at shutdown: nobody waits
             self._loop.call_soon_threadsafe(_settle, job.answer, outcome)
-
-
-def pad_on_device(tensors: list[Tensor], decoded: DecodedBatch, buckets: tuple[int, ...]) -> Any:
-    """The CPU-prepared rows, then the device-decoded ones, then zero rows up to the bucket: one
-    tensor on the device."""
-    import torch
-
-    rows = decoded.tensor
-    parts = [torch.from_numpy(np.stack(tensors)).to(rows.device)] if tensors else []
-    parts.append(rows)
-    count = len(tensors) + len(rows)
-    missing = bucket_for(count, buckets) - count
-    if missing:
-        parts.append(rows.new_zeros((missing, *rows.shape[1:])))
-    return torch.cat(parts)
 
 
 def _settle(answer: asyncio.Future[Tensor], outcome: Tensor | BaseException) -> None:
