@@ -40,17 +40,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from bench_service import CLIENT, DEFAULT_MODEL_DIR, REPO, photo_mix
 
 from classifier.artifact import load_artifact
 from classifier.backends import load_model
 from classifier.buckets import power_of_two_buckets
 from classifier.config import DecodeStage, Device, Settings
-from classifier.device_decode import DeviceDecoder
+from classifier.device_decode import DeviceDecoder, synchronise
 from classifier.prepare import ImagePreparation
 from classifier.tuning import Tuning
-from classifier_modelbuild.parity import PARITY_PHOTOS
+from classifier_modelbuild.parity import PARITY_PHOTOS, top5
 from classifier_testkit import photos
 from classifier_testkit.server import ServerProcess, local_server
 
@@ -89,13 +88,6 @@ def ensure_model(model_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------- in-process
-
-
-def synchronise(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
 
 
 def buckets_first_and_steady(
@@ -208,19 +200,15 @@ def top5_parity(
     rows = []
     for name, body in named:
         tensor = prepare(body).tensor[None]
-        cpu_top5 = _top5(cpu.predict(tensor))
-        gpu_top5 = _top5(gpu.predict(tensor))
-        decoded_top5 = _top5(gpu.predict(decode([body]).tensor.cpu().numpy())) if decode else None
+        cpu_top5 = top5(cpu.predict(tensor))[0]
+        gpu_top5 = top5(gpu.predict(tensor))[0]
+        decoded_top5 = top5(gpu.predict(decode([body]).tensor.cpu().numpy()))[0] if decode else None
         rows.append({
             "photo": name, "cpu": cpu_top5, "device": gpu_top5, "same": set(cpu_top5) == set(gpu_top5),
             "device_decoded": decoded_top5,
             "device_decoded_same": None if decoded_top5 is None else set(cpu_top5) == set(decoded_top5),
         })  # fmt: skip
     return rows
-
-
-def _top5(logits: npt.NDArray[np.float32]) -> list[int]:
-    return [int(i) for i in np.argsort(-logits[0], kind="stable")[:5]]
 
 
 # ---------------------------------------------------------------- HTTP

@@ -134,11 +134,11 @@ class DeviceDecoder:
 
         started = time.perf_counter()
         decoded = decode_jpeg(list(images), mode="RGB", device=self._device)
-        self._synchronise()
+        synchronise(self._device)
         done_decoding = time.perf_counter()
         rows = [self._prepared(pixels) for pixels in decoded]
         batch = torch.stack(rows)
-        self._synchronise()
+        synchronise(self._device)
         done = time.perf_counter()
         if record and self._metrics is not None:
             for _ in images:
@@ -172,12 +172,13 @@ class DeviceDecoder:
             image, size=size, mode=self._spec.interpolation, antialias=True
         )
 
-    def _synchronise(self) -> None:
-        """Wait for the device, so the stage times are the work's and not the launch's."""
-        if self._device.type == "cuda":
-            import torch
 
-            torch.cuda.synchronize(self._device)
+def synchronise(device: str | torch.device) -> None:
+    """Wait for a CUDA device, so a stage's time is its work's and not its launch's."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def batch_on_device(

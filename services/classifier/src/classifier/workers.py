@@ -112,8 +112,9 @@ class InferenceWorkers:
 
     def _decode_on_device(self, batch: list[Job]) -> tuple[list[Job], DecodedBatch | None]:
         """The batch with its device-bound JPEGs decoded there, in the order the model sees it
-        (CPU-prepared first), and their device batch. If the device cannot decode them, each is
-        prepared on the CPU instead: a corrupt one fails alone there, with the CPU path's error."""
+        (CPU-prepared first), and their device batch. If the device cannot decode them together,
+        each is decoded alone there, and only those it cannot decode are prepared on the CPU: a
+        corrupt one fails alone, with the CPU path's error."""
         encoded = [job for job in batch if job.image is not None]
         if not encoded or self._device_decoder is None:
             return batch, None
@@ -122,12 +123,12 @@ class InferenceWorkers:
         try:
             decoded = decoder([job.image for job in encoded if job.image is not None])
         except Exception:  # one image spoils a batched decode: find it, decode the rest there
-            alone = {id(job): self._decode_alone(decoder, job) for job in encoded}
-            prepared += [job for job in encoded if alone[id(job)] is None and self._prepare_on_cpu(job)]
-            encoded = [job for job in encoded if alone[id(job)] is not None]
+            alone = [(job, self._decode_alone(decoder, job)) for job in encoded]
+            prepared += [job for job, one in alone if one is None and self._prepare_on_cpu(job)]
+            encoded = [job for job, one in alone if one is not None]
             if not encoded:
                 return prepared, None
-            decoded = DecodedBatch.joined([one for job in encoded if (one := alone[id(job)])])
+            decoded = DecodedBatch.joined([one for _, one in alone if one is not None])
         for job in encoded:
             job.image = None
             job.decode_s = decoded.decode_s / len(encoded)
