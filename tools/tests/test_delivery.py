@@ -11,7 +11,7 @@ import yaml
 
 from gitops import delivery, delivery_policies
 from gitops.applicationsets import matching_directories
-from gitops.argocd_sources import SourceError, envsubst, helm_values
+from gitops.argocd_sources import SourceError, build_environment, envsubst, helm_values
 from gitops.paths import REPO_ROOT
 
 from .mutations import copy_tree, replace
@@ -104,6 +104,26 @@ def test_git_directory_generator_matches_like_go_path_match(tmp_path: Path) -> N
         tmp_path, [{"path": "environments/*"}, {"path": "environments/prod", "exclude": True}]
     ) == ["environments/dev"]
     assert matching_directories(tmp_path, [{"path": "*/dev"}]) == ["environments/dev", "other/dev"]
+
+
+def test_build_environment_has_every_variable_argo_cds_repo_server_sets() -> None:
+    """argo-cd v3.1.8 reposerver/repository/repository.go newEnv: nine variables."""
+    app = bootstrap(targetRevision="0123456789abcdef")
+    variables = build_environment(app)
+    assert sorted(variables) == [
+        "ARGOCD_APP_NAME",
+        "ARGOCD_APP_NAMESPACE",
+        "ARGOCD_APP_PROJECT_NAME",
+        "ARGOCD_APP_REVISION",
+        "ARGOCD_APP_REVISION_SHORT",
+        "ARGOCD_APP_REVISION_SHORT_8",
+        "ARGOCD_APP_SOURCE_PATH",
+        "ARGOCD_APP_SOURCE_REPO_URL",
+        "ARGOCD_APP_SOURCE_TARGET_REVISION",
+    ]
+    assert variables["ARGOCD_APP_REVISION_SHORT"] == "0123456"
+    assert variables["ARGOCD_APP_REVISION_SHORT_8"] == "01234567"
+    assert variables["ARGOCD_APP_PROJECT_NAME"] == "default"  # bootstrap.yaml names no other project
 
 
 def test_build_environment_is_substituted_like_argo_cds_envsubst() -> None:

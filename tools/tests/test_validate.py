@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import sys
@@ -286,3 +287,26 @@ def test_every_drill_only_setting_of_the_service_is_refused_in_an_environment() 
     assert len(drill_only) >= 3
     assert all(DRILL_ONLY_SETTINGS.match(name) for name in drill_only), drill_only
     assert not DRILL_ONLY_SETTINGS.match("CLASSIFIER_MODEL_DIR")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refused"),
+    [
+        # argo-rollouts v1.8.3 pkg/apis/rollouts/validation/validation.go:288-293: InvalidSpec only
+        # for a scaleDownDelaySeconds that is set and a dynamicStableScale that is true.
+        ("scaleDownDelaySeconds", 0, True),
+        ("dynamicStableScale", True, True),
+        ("dynamicStableScale", False, False),
+        ("abortScaleDownDelaySeconds", 30, True),
+        ("abortScaleDownDelaySeconds", None, False),
+    ],
+)
+def test_canary_options_are_judged_as_upstream_acts_on_them(
+    rendered: dict[str, list[Manifest]], field: str, value: Any, refused: bool
+) -> None:
+    dev = copy.deepcopy(rendered["dev"])
+    canary = find(dev, "Rollout")["spec"]["strategy"]["canary"]
+    assert canary.get("trafficRouting") is None, "dev is the basic canary this test needs"
+    canary[field] = value
+    problems = [p for p in problems_in("dev", dev, use_checkov=False) if p.endswith("(canary-options)")]
+    assert bool(problems) == refused, problems

@@ -46,7 +46,7 @@ def expand_application_set(
 
 def matching_directories(root: Path, requested: list[dict[str, Any]]) -> list[str]:
     """The repository's folders a git directories generator selects. Hidden folders are skipped,
-    not walked into, as the repo-server does (argo-cd v3.1.16 reposerver/repository/repository.go
+    not walked into, as the repo-server does (argo-cd v3.1.8 reposerver/repository/repository.go
     GetGitDirectories, without --include-hidden-directories)."""
     folders = []
     for parent, children, _ in os.walk(root):

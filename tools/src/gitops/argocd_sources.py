@@ -21,15 +21,19 @@ class SourceError(RuntimeError):
 
 
 def build_environment(app: Manifest) -> dict[str, str]:
-    """The variables Argo CD's repo server sets when it renders a source (reposerver/repository/
-    repository.go newEnv). The resolved commit is not known offline: the target revision stands in."""
+    """The variables Argo CD's repo server sets when it renders a source (argo-cd v3.1.8
+    reposerver/repository/repository.go newEnv; the project as controller/state.go passes it,
+    pkg/apis/application/v1alpha1/types.go GetProject). The resolved commit is not known offline:
+    the target revision stands in."""
     source = app["spec"]["source"]
     revision = str(source.get("targetRevision", ""))
     return {
         "ARGOCD_APP_NAME": app["metadata"]["name"],
         "ARGOCD_APP_NAMESPACE": str(app["spec"].get("destination", {}).get("namespace", "")),
+        "ARGOCD_APP_PROJECT_NAME": str(app["spec"].get("project") or "default"),
         "ARGOCD_APP_REVISION": revision,
         "ARGOCD_APP_REVISION_SHORT": revision[:7],
+        "ARGOCD_APP_REVISION_SHORT_8": revision[:8],
         "ARGOCD_APP_SOURCE_PATH": str(source.get("path", "")),
         "ARGOCD_APP_SOURCE_REPO_URL": str(source.get("repoURL", "")),
         "ARGOCD_APP_SOURCE_TARGET_REVISION": revision,

@@ -1,7 +1,8 @@
 """A Rollout's canary as Argo Rollouts runs it, in compressed time, for the drill.
 
-The background analysis runs from its `startingStep` (the first step if none: rollout/analysis.go
-BeforeStartingStep); the steps' pauses wait and their analyses run; after each measurement the
+The background analysis runs from its `startingStep` (the first step if none:
+utils/replicaset/canary.go BeforeStartingStep, called from rollout/analysis.go); the steps' pauses
+wait and their analyses run; after each measurement the
 metric's and the run's phases are assessed and the Rollout acts on a finished run
 (`gitops.analysis_model`, which mirrors argo-rollouts v1.8.3): it aborts on Failed or Error,
 cancelling the other runs; pauses on Inconclusive; a step run's Successful moves to the next

@@ -43,9 +43,10 @@ class Context:
         return self.of_kind(*WORKLOAD_KINDS)
 
     def analysis_jobs(self) -> Iterator[Manifest]:
-        """The Jobs the analysis creates: each job metric of an AnalysisTemplate, as a Job named
-        `<template>.<metric>` (argo-rollouts v1.8.3 metricproviders/job/job.go:121 creates it
-        with the metric's Job spec as it stands)."""
+        """The Jobs the analysis creates: each job metric of an AnalysisTemplate, as a Job with the
+        metric's Job spec as it stands (argo-rollouts v1.8.3 metricproviders/job/job.go:121).
+        The controller names it `<run UID>.<metric>.<n>` (job.go:77, newJobName); no run exists
+        offline, so `<template>.<metric>` names it in the validator's messages."""
         for template in self.of_kind("AnalysisTemplate", "ClusterAnalysisTemplate"):
             for metric in template.get("spec", {}).get("metrics", []):
                 job = metric.get("provider", {}).get("job")

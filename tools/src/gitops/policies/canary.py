@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from gitops.policies.base import Context, Problem, matches, pod_labels, policy
 from gitops.render import describe
@@ -124,14 +125,24 @@ def analysis_jobs_end(context: Context) -> Iterator[Problem]:
                 )
 
 
-# Canary fields that need a traffic router (argo-rollouts v1.8.3): the first two make the Rollout
-# InvalidSpec (pkg/apis/rollouts/validation/validation.go), the last is silently ignored
-# (utils/defaults/defaults.go GetAbortScaleDownDelaySecondsOrDefault, rollout/replicaset.go:
-# "basic canary should not use this").
-NEEDS_TRAFFIC_ROUTING = {
-    "scaleDownDelaySeconds": "the Rollout is InvalidSpec (can only be used with traffic routing)",
-    "dynamicStableScale": "the Rollout is InvalidSpec (can only be used with traffic routing)",
-    "abortScaleDownDelaySeconds": "a basic canary ignores it: aborted canary pods are not kept",
+# Canary fields that need a traffic router (argo-rollouts v1.8.3), each with the value upstream
+# acts on: scaleDownDelaySeconds set at all and dynamicStableScale true make the Rollout
+# InvalidSpec (pkg/apis/rollouts/validation/validation.go:288-293, `canary.TrafficRouting == nil`);
+# abortScaleDownDelaySeconds set at all is silently ignored (utils/defaults/defaults.go
+# GetAbortScaleDownDelaySecondsOrDefault, rollout/replicaset.go: "basic canary should not use this").
+NEEDS_TRAFFIC_ROUTING: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "scaleDownDelaySeconds": (
+        lambda value: value is not None,
+        "the Rollout is InvalidSpec (can only be used with traffic routing)",
+    ),
+    "dynamicStableScale": (
+        lambda value: value is True,
+        "the Rollout is InvalidSpec (can only be used with traffic routing)",
+    ),
+    "abortScaleDownDelaySeconds": (
+        lambda value: value is not None,
+        "a basic canary ignores it: aborted canary pods are not kept",
+    ),
 }
 
 
@@ -139,14 +150,14 @@ NEEDS_TRAFFIC_ROUTING = {
 def canary_options_fit_the_strategy(context: Context) -> Iterator[Problem]:
     for rollout in context.of_kind("Rollout"):
         canary = rollout.get("spec", {}).get("strategy", {}).get("canary", {})
-        if canary.get("trafficRouting"):
+        if canary.get("trafficRouting") is not None:
             continue
-        for field, consequence in NEEDS_TRAFFIC_ROUTING.items():
-            if field in canary:
+        for field, (acted_on, consequence) in NEEDS_TRAFFIC_ROUTING.items():
+            if acted_on(canary.get(field)):
                 yield Problem(
                     "canary-options", describe(rollout), f"{field} without trafficRouting: {consequence}"
                 )
-        if any("setCanaryScale" in step for step in canary.get("steps") or []):
+        if any(step.get("setCanaryScale") is not None for step in canary.get("steps") or []):
             # pkg/apis/rollouts/validation/validation.go:36, :325-326
             message = "a setCanaryScale step without trafficRouting: the Rollout is InvalidSpec"
             yield Problem("canary-options", describe(rollout), message)
