@@ -51,7 +51,8 @@ kubectl create secret generic grafana-admin -n platform-secrets \
 # .invalid domain never resolves (RFC 2606). Put real ones in the store to be paged.
 kubectl create secret generic alertmanager-receivers -n platform-secrets \
   --from-literal=pagerduty-routing-key=local-cluster-placeholder \
-  --from-literal=slack-webhook-url=https://chat.invalid/local-cluster-placeholder
+  --from-literal=slack-webhook-url=https://chat.invalid/local-cluster-placeholder \
+  --from-literal=heartbeat-url=https://heartbeat.invalid/local-cluster-placeholder
 kubectl apply -f cluster/secret-store-access.yaml
 
 LOCAL_IMAGE="${images[0]:-}" cluster/bootstrap-application.sh | kubectl apply -f -

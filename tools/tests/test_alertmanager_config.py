@@ -6,6 +6,7 @@ cluster's placeholder; and Prometheus keeping what a 30-day error budget needs."
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import json
 import re
@@ -21,6 +22,7 @@ import yaml
 
 from classifier_testkit.ports import free_port
 from gitops.alertmanager_config import (
+    ALERTMANAGER_VERSION,
     CHART_ALERTMANAGER_CONFIG,
     alertmanager_config,
     chart_values,
@@ -49,6 +51,7 @@ OPERATOR_KEYS = {
         "title_link", "pretext", "text", "fields", "short_fields", "footer", "fallback", "callback_id",
         "icon_emoji", "icon_url", "image_url", "thumb_url", "link_names", "mrkdwn_in", "actions",
     },
+    "webhook_configs": {"send_resolved", "url", "url_file", "http_config", "max_alerts", "timeout"},
 }  # fmt: skip
 # Credentials written into the configuration itself rather than read from a mounted file.
 INLINE_CREDENTIALS = {
@@ -60,6 +63,8 @@ INLINE_CREDENTIALS = {
     "bearer_token",
     "webhook_url",
 }
+# A webhook's URL is its credential (a dead man's switch's URL is the key to its check).
+INLINE_CREDENTIALS_OF = {"webhook_configs": INLINE_CREDENTIALS | {"url"}}
 
 
 @pytest.fixture(scope="module")
@@ -137,14 +142,93 @@ def test_pages_go_to_the_pager_and_tickets_to_chat(config: dict[str, Any], confi
     assert checked > 20
 
 
-def test_nothing_is_swallowed_but_the_charts_heartbeat_and_inhibitor(config_file: Path) -> None:
+def test_nothing_is_swallowed_but_the_charts_inhibitor(config: dict[str, Any], config_file: Path) -> None:
     [chat] = routed_receivers(config_file, {"severity": "ticket"})
     for severity in ("critical", "warning", "info", "none", ""):
         assert routed_receivers(config_file, {"alertname": "KubePodCrashLooping", "severity": severity}) == [
             chat
         ]
-    for alertname in ("Watchdog", "InfoInhibitor"):
-        assert routed_receivers(config_file, {"alertname": alertname, "severity": "none"}) == ["null"]
+    assert routed_receivers(config_file, {"alertname": "InfoInhibitor", "severity": "none"}) == ["null"]
+    nobody = {receiver["name"] for receiver in config["receivers"] if len(receiver) == 1}
+    assert nobody == {"null"}
+
+
+def test_the_pipelines_heartbeat_beats_every_minute_at_a_switch(
+    config: dict[str, Any], config_file: Path
+) -> None:
+    """The chart's Watchdog (severity none, always firing) goes to a webhook, not to nobody, and
+    is sent again every minute: a dead man's switch pages when the beats stop."""
+    [heartbeat] = routed_receivers(config_file, {"alertname": "Watchdog", "severity": "none"})
+    receiver = next(r for r in config["receivers"] if r["name"] == heartbeat)
+    [webhook] = receiver["webhook_configs"]
+    assert webhook["send_resolved"] is False  # a resolved Watchdog is the pipeline going quiet
+    [route] = [r for r in config["route"]["routes"] if r["receiver"] == heartbeat]
+    assert prometheus_duration_seconds(route["repeat_interval"]) <= 60
+    assert prometheus_duration_seconds(route["group_interval"]) <= 60
+
+
+def _integrations(receiver: dict[str, Any]) -> set[str]:
+    """The integrations a receiver notifies through, named as Alertmanager's metrics name them
+    (`slack_configs` -> slack; v0.28.1 config/receiver/receiver.go)."""
+    return {key.removesuffix("_configs") for key in receiver if key.endswith("_configs")}
+
+
+def test_a_failing_notifier_is_reported_through_another(config: dict[str, Any], tmp_path: Path) -> None:
+    """With the real Alertmanager (production's version) and every receiver's endpoint refusing:
+    each integration that fails is counted under the `integration` label the chart's two
+    failed-to-send alerts carry, and those alerts are routed to a receiver that does not use it."""
+    refused = f"http://127.0.0.1:{free_port()}/refused"
+    local = copy.deepcopy(config)
+    for route in [local["route"], *local["route"]["routes"]]:
+        route.update(group_wait="0s", group_interval="10s")  # the shortest retry timeout (notify.MinTimeout)
+    for receiver in local["receivers"]:
+        for pagerduty in receiver.get("pagerduty_configs", []):
+            pagerduty["url"] = refused
+    text = yaml.safe_dump(local)
+    for path in credential_files(local):
+        dummy = tmp_path / Path(path).name
+        dummy.write_text(refused if "url" in dummy.name else "0" * 32)
+        text = text.replace(path, str(dummy))
+    (tmp_path / "alertmanager.yml").write_text(text)
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    used = set().union(*(_integrations(receiver) for receiver in receivers.values()))
+    with serving_alertmanager(tmp_path) as url:
+        post_alerts(
+            url,
+            [
+                {"alertname": "Watchdog", "severity": "none"},
+                {"alertname": "ClassifierProbePage", "namespace": "classifier-prod", "severity": "page"},
+                {"alertname": "ClassifierProbeTicket", "namespace": "classifier-prod", "severity": "ticket"},
+            ],
+        )
+        wait_for(lambda: failed_integrations(url) >= used, 60, f"failed notifications of {sorted(used)}")
+    config_file = tmp_path / "routes.yml"
+    config_file.write_text(yaml.safe_dump(with_dummy_credentials(config, tmp_path)))
+    for integration in sorted(used):
+        for alertname, severity in (
+            ("AlertmanagerFailedToSendAlerts", "warning"),
+            ("AlertmanagerClusterFailedToSendAlerts", "critical"),
+        ):
+            labels = {"alertname": alertname, "severity": severity, "integration": integration}
+            [receiver] = routed_receivers(config_file, {**labels, "namespace": "monitoring"})
+            assert integration not in _integrations(receivers[receiver]), (labels, receiver)
+            assert _integrations(receivers[receiver]) - {"webhook"}, (labels, receiver)  # a person reads it
+
+
+def failed_integrations(url: str) -> set[str]:
+    """The integrations Alertmanager counts failed notifications of
+    (alertmanager_notifications_failed_total)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    failed = r'^alertmanager_notifications_failed_total\{integration="(\w+)",reason="\w+"\} ([0-9.e+]+)$'
+    found = re.findall(failed, text, re.MULTILINE)
+    return {integration for integration, value in found if float(value) > 0}
+
+
+def test_the_tests_run_the_alertmanager_production_runs() -> None:
+    for tool in (amtool(), alertmanager_command(Path("x"), Path("y"), "z")[0]):
+        result = subprocess.run([tool, "--version"], capture_output=True, text=True)
+        assert f"version {ALERTMANAGER_VERSION}+ds " in result.stdout + result.stderr, tool
 
 
 def test_pagerduty_gets_a_severity_it_accepts(config: dict[str, Any]) -> None:
@@ -175,13 +259,14 @@ def test_credentials_are_files_of_the_mounted_external_secret(config: dict[str, 
     for receiver in config["receivers"]:
         for kind, notifiers in receiver.items():
             for notifier in notifiers if kind != "name" else []:
-                assert not set(notifier) & INLINE_CREDENTIALS, (receiver["name"], notifier)
+                inline = INLINE_CREDENTIALS_OF.get(kind, INLINE_CREDENTIALS)
+                assert not set(notifier) & inline, (receiver["name"], notifier)
     spec = chart_values()["alertmanager"]["alertmanagerSpec"]
     mounts = {f"/etc/alertmanager/secrets/{name}": name for name in spec["secrets"]}
     external = yaml.safe_load(EXTERNAL_SECRET.read_text())
     keys = {item["secretKey"] for item in external["spec"]["data"]}
     paths = credential_files(config)
-    assert len(paths) >= 2
+    assert len(paths) >= 3
     for path in paths:
         folder, key = str(Path(path).parent), Path(path).name
         assert mounts.get(folder) == external["spec"]["target"]["name"], path
@@ -211,6 +296,13 @@ def test_the_local_cluster_fills_the_store_with_placeholders(config: dict[str, A
 @contextlib.contextmanager
 def running_alertmanager(config: dict[str, Any], workdir: Path) -> Iterator[str]:
     (workdir / "alertmanager.yml").write_text(yaml.safe_dump(with_webhooks(config, "http://127.0.0.1:9")))
+    with serving_alertmanager(workdir) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_alertmanager(workdir: Path) -> Iterator[str]:
+    """A real Alertmanager serving workdir/alertmanager.yml, alone, until the block ends."""
     address = f"127.0.0.1:{free_port()}"
     url = f"http://{address}"
     command = alertmanager_command(workdir / "alertmanager.yml", workdir / "data", address)

@@ -102,13 +102,21 @@ def console_scripts() -> frozenset[str]:
 
 
 @cache
+def platform_applications() -> tuple[dict[str, object], ...]:
+    """The add-ons' Applications (platform/*.yaml)."""
+    return tuple(
+        document
+        for path in sorted((REPO_ROOT / "platform").glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document and document.get("kind") == "Application"
+    )
+
+
+@cache
 def known_namespaces() -> frozenset[str]:
     """NS (the runbooks' stand-in), the environments', and those the platform installs into."""
     names = {"NS", FILL, "argocd", *(namespace(env) for env in ENVIRONMENTS)}
-    for path in (REPO_ROOT / "platform").glob("*.yaml"):
-        for document in yaml.safe_load_all(path.read_text()):
-            if document and document.get("kind") == "Application":
-                names.add(document["spec"]["destination"]["namespace"])
+    names |= {app["spec"]["destination"]["namespace"] for app in platform_applications()}  # type: ignore[index]
     return frozenset(names)
 
 
@@ -266,10 +274,12 @@ def problems_of(command: list[str]) -> list[str]:
 
 
 def _argocd(words: list[str]) -> list[str]:
-    """`argocd app VERB NAME`: the Applications the ApplicationSet makes are classifier-<folder>."""
+    """`argocd app VERB NAME`: the Applications the ApplicationSet makes are classifier-<folder>;
+    the platform's are named in platform/*.yaml."""
     if not words or words[0] not in ARGOCD_APP_VERBS:
         return [f"argocd app {words[:1]}: not an allowed subcommand"]
     apps = {namespace(env) for env in ENVIRONMENTS} | {namespace(FILL)}
+    apps |= {app["metadata"]["name"] for app in platform_applications()}  # type: ignore[index]
     return [f"argocd app {words[0]} {name}: no such Application" for name in words[1:2] if name not in apps]
 
 

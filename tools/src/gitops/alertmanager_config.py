@@ -5,6 +5,7 @@ what Alertmanager's own tools say about it."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -17,6 +18,9 @@ from gitops.argocd_sources import helm_values
 from gitops.paths import REPO_ROOT
 
 CHART_VALUES = Path("platform/kube-prometheus-stack.yaml")
+# The Alertmanager kube-prometheus-stack-75.15.1 runs (values.yaml:916, image tag v0.28.1); the
+# tests run the same (.ci/system-packages.sh installs it).
+ALERTMANAGER_VERSION = "0.28.1"
 # kube-prometheus-stack-75.15.1 values.yaml L508-547: what Helm merges the project's
 # alertmanager.config over (maps key by key, lists replaced: helm pkg/chart/util/coalesce.go).
 CHART_ALERTMANAGER_CONFIG: dict[str, Any] = {
@@ -130,6 +134,8 @@ def routed_receivers(config_file: Path, labels: dict[str, str]) -> list[str]:
             "amtool not found: install Debian's prometheus-alertmanager (.ci/system-packages.sh)"
         )
     command = [amtool, "config", "routes", "test", f"--config.file={config_file}"]
-    command += [f"{key}={value}" for key, value in sorted(labels.items())]
+    # Quoted as the matchers parser wants them (Alertmanager v0.28.1 matcher/parse): an unquoted
+    # empty value would fall back to the classic parser with a warning on stdout.
+    command += [f"{key}={json.dumps(value)}" for key, value in sorted(labels.items())]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return [name.strip() for name in result.stdout.strip().split(",")]
