@@ -81,7 +81,7 @@ format: $(SETUP_STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-system-packages: ## Debian packages the tests drive (shellcheck, prometheus, chromium, podman)
+system-packages: ## Debian packages the tests drive (shellcheck, chromium, podman; Prometheus 3.5 and Alertmanager 0.28.1 as in production)
 	.ci/system-packages.sh
 
 test: system-packages lint model model-int8 checkov ## set up, lint, validate every environment and run the whole test suite

@@ -1,39 +1,66 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests and the image build drive, if any is missing: a C
-# compiler and Python's headers (the service's resize extension), the shell linter, Prometheus
-# (promtool and the drill's server), Chromium (the demo page test) and the podman stack (the
-# image); and Alertmanager (amtool and the alert delivery tests) at the version production runs.
+# compiler and Python's headers (the service's resize extension), the shell linter, Chromium (the
+# demo page test) and the podman stack (the image); and Prometheus (promtool, the drills' server) and
+# Alertmanager (amtool, the alert delivery tests) at the versions production runs.
 # Idempotent and quick when all are present; needs root.
 set -euo pipefail
 
-# Alertmanager v0.28.1, what kube-prometheus-stack 75.15.1 runs (values.yaml:916; gitops.
-# alertmanager_config.ALERTMANAGER_VERSION): Debian 13's build of it, whose two static binaries
-# run here (Debian 12 has 0.25.0, which lacks webhook url_file). Checked against its SHA-256
-# (the suite's Packages index), installed to /usr/local/bin ahead of any other on PATH.
-alertmanager_deb=http://deb.debian.org/debian/pool/main/p/prometheus-alertmanager/prometheus-alertmanager_0.28.1+ds-1_amd64.deb
-alertmanager_sha256=76ee08c2bf686fa32ca243d099b6bfc6cb00074e9337c18ef73154b60c5830a9
-install_alertmanager() {
-  if /usr/local/bin/prometheus-alertmanager --version 2>&1 | grep -q "version 0.28.1+ds "; then
-    return
-  fi
+# Prometheus and Alertmanager at the versions production runs (kube-prometheus-stack 75.15.1,
+# values.yaml:916 and :3996: Alertmanager v0.28.1, Prometheus v3.5.0; gitops.alertmanager_config and
+# gitops.drill_stack name them): Debian 12 has 0.25 and 2.42, so they come from the Debian suites that
+# build them (trixie: Alertmanager 0.28.1; forky: Prometheus 3.5.x, the same long-term-support line).
+# Taken as apt takes them, but only their static binaries, into /usr/local/bin (ahead on PATH): the
+# suite's InRelease checked against Debian's archive keys, its Packages index against the hash
+# InRelease gives, the .deb against the hash the index gives.
+mirror=http://deb.debian.org/debian
+install_from_suite() {  # suite package version-prefix binary...
+  local suite=$1 package=$2 version=$3 binary missing=0 scratch
+  shift 3
+  for binary in "$@"; do
+    /usr/local/bin/"$binary" --version 2>&1 | grep -qF "version $version" || missing=1
+  done
+  [[ $missing -eq 0 ]] && return
   if [[ $(id -u) -ne 0 ]]; then
-    echo "Alertmanager 0.28.1 missing; run as root: .ci/system-packages.sh" >&2
+    echo "$package $version missing from /usr/local/bin; run as root: .ci/system-packages.sh" >&2
     exit 1
   fi
-  local scratch
   scratch=$(mktemp -d)
-  curl -fsSL --retry 3 -o "$scratch/alertmanager.deb" "$alertmanager_deb"
-  echo "$alertmanager_sha256  $scratch/alertmanager.deb" | sha256sum --check --quiet
-  dpkg-deb -x "$scratch/alertmanager.deb" "$scratch/root"
-  install -m 0755 "$scratch/root/usr/bin/amtool" "$scratch/root/usr/bin/prometheus-alertmanager" /usr/local/bin/
+  curl -fsSL --retry 3 -o "$scratch/InRelease" "$mirror/dists/$suite/InRelease"
+  gpgv --quiet --keyring /usr/share/keyrings/debian-archive-keyring.gpg --output "$scratch/Release" \
+    "$scratch/InRelease"
+  curl -fsSL --retry 3 -o "$scratch/Packages.xz" "$mirror/dists/$suite/main/binary-amd64/Packages.xz"
+  local index_sha256
+  index_sha256=$(awk '/^SHA256:/ {on = 1; next} /^[^ ]/ {on = 0}
+    on && $3 == "main/binary-amd64/Packages.xz" {print $1}' "$scratch/Release")
+  echo "$index_sha256  $scratch/Packages.xz" | sha256sum --check --quiet
+  local stanza
+  stanza=$(xz -dc "$scratch/Packages.xz" | awk -v name="$package" '
+    /^Package: / {on = ($2 == name)} on && /^(Version|Filename|SHA256): / {print $2}')
+  read -r deb_version filename deb_sha256 <<< "$(echo "$stanza" | tr '\n' ' ')"
+  if [[ $deb_version != "$version"* ]]; then
+    echo "$suite has $package $deb_version, not $version: production's version moved, or the suite did" >&2
+    exit 1
+  fi
+  curl -fsSL --retry 3 -o "$scratch/package.deb" "$mirror/$filename"
+  echo "$deb_sha256  $scratch/package.deb" | sha256sum --check --quiet
+  dpkg-deb -x "$scratch/package.deb" "$scratch/root"
+  for binary in "$@"; do
+    install -m 0755 "$scratch/root/usr/bin/$binary" /usr/local/bin/
+  done
   rm -rf "$scratch"
 }
+install_prometheus_and_alertmanager() {
+  install_from_suite trixie prometheus-alertmanager 0.28.1 amtool prometheus-alertmanager
+  install_from_suite forky promtool 3.5. promtool
+  install_from_suite forky prometheus 3.5. prometheus
+}
 
-packages=(gcc libc6-dev python3-dev shellcheck curl prometheus chromium chromium-driver
+packages=(gcc libc6-dev python3-dev shellcheck curl gpgv debian-archive-keyring xz-utils chromium chromium-driver
   podman buildah runc crun fuse-overlayfs slirp4netns uidmap debootstrap netavark aardvark-dns
   containernetworking-plugins iptables conmon golang-github-containers-common)
 if dpkg -s "${packages[@]}" > /dev/null 2>&1; then
-  install_alertmanager
+  install_prometheus_and_alertmanager
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -42,4 +69,4 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
-install_alertmanager
+install_prometheus_and_alertmanager

@@ -23,6 +23,7 @@ from gitops.alerts import (
     THIRD_PARTY_METRICS,
     prediction_drift,
 )
+from gitops.drill_stack import PROMETHEUS_VERSION, prometheus_command
 from gitops.durations import duration_seconds
 from gitops.paths import ENVIRONMENTS, REPO_ROOT, namespace
 from gitops.promtool_tests import (
@@ -55,7 +56,7 @@ _LABEL_PAIR = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 def promtool() -> str:
     found = shutil.which("promtool")
-    assert found, "promtool is missing: .ci/run installs Debian's prometheus package"
+    assert found, "promtool is missing: .ci/system-packages.sh installs it (make system-packages)"
     return found
 
 
@@ -305,3 +306,11 @@ def test_the_drift_counts_a_group_answered_in_one_week_only(tmp_path: Path) -> N
         [promtool(), "test", "rules", "tests.yaml"], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_and_the_drills_run_the_prometheus_production_runs() -> None:
+    """Prometheus 3 changed what a range holds (left-open, v3.5.0 CHANGELOG.md 3.0.0): a scenario
+    judged by 2.x semantics would judge rules production does not run."""
+    for tool in (promtool(), prometheus_command(Path("c"), Path("t"), "a")[0]):
+        result = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True)
+        assert f"version {PROMETHEUS_VERSION}" in result.stdout + result.stderr, tool

@@ -62,7 +62,7 @@ def test_every_dashboard_has_panels_with_queries() -> None:
 
 def test_every_query_parses(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: .ci/run installs Debian's prometheus package"
+    assert promtool, "promtool is missing: .ci/system-packages.sh installs it (make system-packages)"
     rules = [
         {"record": f"dashboard:query_{index}", "expr": _substituted(expr)}
         for index, expr in enumerate(e for d in dashboard_documents().values() for e in queries(d))
@@ -202,7 +202,7 @@ def test_each_environment_spends_its_own_budget(tmp_path: Path) -> None:
     (0.1%) four times over: every panel of every environment row evaluated by promtool, over the
     generated recording rules, against the value its own objective gives."""
     promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: .ci/run installs Debian's prometheus package"
+    assert promtool, "promtool is missing: .ci/system-packages.sh installs it (make system-packages)"
     spec = yaml.safe_load((REPO_ROOT / RULES).read_text())["spec"]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": spec["groups"]}))
     objectives = declared_objectives()

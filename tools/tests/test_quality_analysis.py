@@ -83,7 +83,7 @@ def _promtool(tmp_path: Path, pods: dict[str, Pod], expr: str, expected: list[di
     }
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests))
     promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: .ci/run installs Debian's prometheus package"
+    assert promtool, "promtool is missing: .ci/system-packages.sh installs it (make system-packages)"
     done = subprocess.run(
         [promtool, "test", "rules", "tests.yaml"], capture_output=True, text=True, cwd=tmp_path, check=False
     )

@@ -189,7 +189,7 @@ RULES = {
 
 def _promtool_tests(tmp_path: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
     promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: .ci/run installs Debian's prometheus package"
+    assert promtool, "promtool is missing: .ci/system-packages.sh installs it (make system-packages)"
     rules = {"groups": [{"name": "quality", "rules": [{"record": r, "expr": e} for r, e in RULES.items()]}]}
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
     (tmp_path / "tests.yaml").write_text(

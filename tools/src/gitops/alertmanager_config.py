@@ -130,9 +130,7 @@ def routed_receivers(config_file: Path, labels: dict[str, str]) -> list[str]:
     """The receivers Alertmanager's routing tree sends an alert with these labels to (amtool)."""
     amtool = shutil.which("amtool")
     if amtool is None:
-        raise RuntimeError(
-            "amtool not found: install Debian's prometheus-alertmanager (.ci/system-packages.sh)"
-        )
+        raise RuntimeError("amtool not found: make system-packages installs it")
     command = [amtool, "config", "routes", "test", f"--config.file={config_file}"]
     # Quoted as the matchers parser wants them (Alertmanager v0.28.1 matcher/parse): an unquoted
     # empty value would fall back to the classic parser with a warning on stdout.

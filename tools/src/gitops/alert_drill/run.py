@@ -31,7 +31,7 @@ _STARTUP_SECONDS = 90.0
 def _backfill(workdir: Path, address: str, rules: dict[str, Any]) -> Path:
     promtool = shutil.which("promtool")
     if promtool is None:
-        raise RuntimeError("promtool not found: install Debian's prometheus (.ci/system-packages.sh)")
+        raise RuntimeError("promtool not found: make system-packages installs it")
     (workdir / "history.om").write_text(healthy_history(address, rules, time.time()))
     blocks = workdir / "history"
     command = [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(workdir / "history.om")]
