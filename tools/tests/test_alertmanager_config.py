@@ -370,7 +370,7 @@ def test_a_fast_burn_page_holds_back_its_own_slow_burn_ticket_only(
             # run): the API answers by that cache, so wait until the page has entered it.
             with contextlib.suppress(TimeoutError):
                 muted = (ticket, "classifier-prod")
-                wait_for(lambda: inhibited(url)[muted], 10, "the inhibition")  # noqa: B023 (called here)
+                wait_for(lambda muted=muted: inhibited(url)[muted], 10, "the inhibition")
             state = inhibited(url)
         assert state[(ticket, "classifier-prod")], (page, ticket)
         assert not state[(ticket, "classifier-staging")], (page, ticket)
