@@ -16,6 +16,7 @@ model build's variant views (classifier_modelbuild.agreement).
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import platform
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 FLOAT32_DIR = REPO / "artifacts" / "efficientnet-lite0" / "1"
 INT8_DIR = REPO / "artifacts" / "efficientnet-lite0" / "1+int8"
 CANDIDATES = ("onnxruntime float32", "onnxruntime int8 (QDQ)", "openvino float32", "openvino int8 (artifact)")
+FOUR_PHOTOS = ("coffee", "chelsea", "rocket", "astronaut")  # as docs/performance-peers.md sends them
 Predict = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 
 
@@ -103,12 +105,10 @@ def prepare_files(scratch: Path) -> dict[str, Path]:
     return dict(zip(CANDIDATES, (source.onnx_path, qdq, ov_fp32, INT8_DIR / "model.xml"), strict=True))
 
 
-def _loop(
-    candidate: str, files: dict[str, Path], whole: bool, seconds: float, ready: Any, queue: Any
-) -> None:
-    predict = make_predict(candidate, files, threads=1)
+def _loop(make: Callable[[], Predict], whole: bool, seconds: float, ready: Any, queue: Any) -> None:
+    predict = make()
     prepare = ImagePreparation(load_artifact(FLOAT32_DIR).metadata.preprocessing, max_pixels=10**8)
-    bodies = [photos.encode(name) for name in ("coffee", "chelsea", "rocket", "astronaut")]
+    bodies = [photos.encode(name) for name in FOUR_PHOTOS]
     tensors = [prepare(body).tensor[None] for body in bodies]
 
     def one(index: int) -> None:
@@ -124,14 +124,13 @@ def _loop(
     queue.put(count)
 
 
-def per_core(candidate: str, files: dict[str, Path], whole: bool, seconds: float, cores: int) -> float:
-    """Images/s per core: `cores` single-threaded processes side by side, total / cores."""
+def per_core(make: Callable[[], Predict], whole: bool, seconds: float, cores: int) -> float:
+    """Images/s per core: `cores` single-threaded processes side by side, each running the
+    predict function `make` returns (a picklable factory: the processes are spawned), total / cores."""
     context = multiprocessing.get_context("spawn")
     queue, ready = context.Queue(), context.Barrier(cores)
-    processes = [
-        context.Process(target=_loop, args=(candidate, files, whole, seconds, ready, queue))
-        for _ in range(cores)
-    ]
+    arguments = (make, whole, seconds, ready, queue)
+    processes = [context.Process(target=_loop, args=arguments) for _ in range(cores)]
     for process in processes:
         process.start()
     total = sum(queue.get() for _ in processes)
@@ -158,11 +157,12 @@ def measure_executions(seconds: float) -> list[dict[str, Any]]:
         reference = np.array([int(reference_predict(view[None]).argmax()) for view in views])
         for candidate in CANDIDATES:
             print(f"  {candidate} ...", file=sys.stderr)
+            one_thread = functools.partial(make_predict, candidate, files, 1)
             rows.append(
                 {
                     "execution": candidate,
-                    "model_per_core": per_core(candidate, files, False, seconds, cores),
-                    "pipeline_per_core": per_core(candidate, files, True, seconds, cores),
+                    "model_per_core": per_core(one_thread, False, seconds, cores),
+                    "pipeline_per_core": per_core(one_thread, True, seconds, cores),
                     "top1_agreement": top1_agreement(candidate, files, reference),
                 }
             )
