@@ -154,6 +154,19 @@ def markdown(
     return lines
 
 
+def four_photo_logits(
+    margins: tuple[float, ...],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[npt.NDArray[np.float32]]]:
+    """The four photos' int8 logits and float32 logits (the recheck's), and the cascade's at each
+    margin: one batch of four, as the service prepares them."""
+    from classifier.prepare import ImagePreparation
+
+    prepare = ImagePreparation(load_artifact(FLOAT32_DIR).metadata.preprocessing, max_pixels=10**8)
+    batch = np.concatenate([prepare(photos.encode(name)).tensor[None] for name in FOUR_PHOTOS])
+    plain = RecheckedInt8(0.0, threads=1)
+    return plain.int8(batch), plain.float32(batch), [RecheckedInt8(m, threads=1)(batch) for m in margins]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -184,14 +197,8 @@ def main() -> None:
         AGREEMENT_TARGET,
     ).margin
     (chosen,) = sweep(reference_top1, int8_logits, float32_top1, (chosen_margin,))
-    from classifier.prepare import ImagePreparation
-
-    prepare = ImagePreparation(spec, max_pixels=10**8)
-    four = np.concatenate([prepare(photos.encode(name)).tensor[None] for name in FOUR_PHOTOS])
-    photo_gaps = {
-        name: float(gap)
-        for name, gap in zip(FOUR_PHOTOS, top_two_gap(logits(recheck.int8, four)), strict=True)
-    }
+    four_int8, _, _ = four_photo_logits(())
+    photo_gaps = {name: float(gap) for name, gap in zip(FOUR_PHOTOS, top_two_gap(four_int8), strict=True)}
 
     executions: dict[str, Callable[[], Predict]] = {
         FLOAT32: functools.partial(make_predict, FLOAT32, files, 1),
