@@ -10,16 +10,20 @@ set -euo pipefail
 # values.yaml:916 and :3996: Alertmanager v0.28.1, Prometheus v3.5.0; gitops.alertmanager_config and
 # gitops.drill_stack name them): Debian 12 has 0.25 and 2.42, so they come from the Debian suites that
 # build them (trixie: Alertmanager 0.28.1; forky: Prometheus 3.5.x, the same long-term-support line).
-# Taken as apt takes them, but only their static binaries, into /usr/local/bin (ahead on PATH): the
+# Taken as apt takes them, but only their static binaries, into /usr/local/bin (ahead on PATH), and
+# the data a binary reads from a fixed path (Debian's Alertmanager reads its notification
+# templates from /usr/share/prometheus/alertmanager/, not from the binary: without them every
+# configuration fails with "failed to parse templates"; a stamp there names the version): the
 # suite's InRelease checked against Debian's archive keys, its Packages index against the hash
 # InRelease gives, the .deb against the hash the index gives.
 mirror=http://deb.debian.org/debian
-install_from_suite() {  # suite package version-prefix binary...
-  local suite=$1 package=$2 version=$3 binary missing=0 scratch
-  shift 3
+install_from_suite() {  # suite package version-prefix data-directory-or-- binary...
+  local suite=$1 package=$2 version=$3 data=$4 binary missing=0 scratch
+  shift 4
   for binary in "$@"; do
     /usr/local/bin/"$binary" --version 2>&1 | grep -qF "version $version" || missing=1
   done
+  [[ $data == - || -f /$data/.$package-$version ]] || missing=1
   [[ $missing -eq 0 ]] && return
   if [[ $(id -u) -ne 0 ]]; then
     echo "$package $version missing from /usr/local/bin; run as root: .ci/system-packages.sh" >&2
@@ -48,12 +52,19 @@ install_from_suite() {  # suite package version-prefix binary...
   for binary in "$@"; do
     install -m 0755 "$scratch/root/usr/bin/$binary" /usr/local/bin/
   done
+  if [[ $data != - ]]; then
+    rm -rf "/${data:?}"
+    mkdir -p "/$data"
+    cp -R "$scratch/root/$data/." "/$data/"
+    touch "/$data/.$package-$version"
+  fi
   rm -rf "$scratch"
 }
 install_prometheus_and_alertmanager() {
-  install_from_suite trixie prometheus-alertmanager 0.28.1 amtool prometheus-alertmanager
-  install_from_suite forky promtool 3.5. promtool
-  install_from_suite forky prometheus 3.5. prometheus
+  install_from_suite trixie prometheus-alertmanager 0.28.1 usr/share/prometheus/alertmanager \
+    amtool prometheus-alertmanager
+  install_from_suite forky promtool 3.5. - promtool
+  install_from_suite forky prometheus 3.5. - prometheus
 }
 
 packages=(gcc libc6-dev python3-dev shellcheck curl gpgv debian-archive-keyring xz-utils chromium chromium-driver
