@@ -317,8 +317,12 @@ def ensure_peers_venv() -> None:
     if PEERS_STAMP.is_file() and PEERS_STAMP.stat().st_mtime >= PEERS_REQUIREMENTS.stat().st_mtime:
         return
     print(f"installing the peers into {PEERS_VENV.name} (requirements/peers.txt) ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-    pip = [str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--require-hashes"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(PEERS_VENV)], check=True)
+    # The service venv's pip (pinned in requirements/venv.txt) installs into the peers' venv: the
+    # pip a new venv gets from ensurepip (23.2 with Python 3.11.7) refuses the lock in
+    # hash-checking mode, taking LitServe's `uvicorn[standard]` for an unpinned requirement.
+    pip = [sys.executable, "-m", "pip", "--python", str(PEERS_VENV / "bin" / "python"), "install"]
+    pip += ["--quiet", "--require-hashes"]
     subprocess.run([*pip, "-r", str(PEERS_REQUIREMENTS)], check=True)
     PEERS_STAMP.touch()
 
