@@ -57,17 +57,10 @@ def make_predict(candidate: str, files: dict[str, Path], threads: int) -> Predic
         return lambda batch: np.asarray(session.run(None, {name: batch})[0])
     import openvino as ov
 
-    compiled = ov.Core().compile_model(
-        str(files[candidate]),
-        "CPU",
-        {
-            "INFERENCE_NUM_THREADS": threads,
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "f32",
-            "ENABLE_CPU_PINNING": False,
-        },
-    )
+    from classifier.backends.openvino_backend import compile_for_cpu
+
+    core = ov.Core()
+    compiled = compile_for_cpu(core, core.read_model(str(files[candidate])), threads)
     return lambda batch: np.array(compiled.create_infer_request().infer({0: batch})[0])
 
 

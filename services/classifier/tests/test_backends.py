@@ -163,3 +163,19 @@ def test_torch_backend_serves_over_http(start_server: StartServer, coffee_jpeg: 
     assert response.json()["model"]["backend"] == "torch"
     assert response.json()["predictions"][0]["label"] == "espresso"
     server.stop()
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_callers_at_once_each_get_their_own_answers(
+    artifact_dir: Path, batch: np.ndarray, int8: bool
+) -> None:
+    """The inference workers call the backend at once, more of them than it has compiled models
+    here (two), so calls also wait for one to come back."""
+    model_dir = int8_artifact() if int8 else artifact_dir
+    _, backend = load_model(Settings(model_dir=model_dir), threads=1, callers=2)
+    rows = [batch[i : i + 1] for i in range(len(batch))]
+    expected = [backend.predict(row) for row in rows]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: backend.predict(rows[i % len(rows)]), range(64)))
+    for i, answer in enumerate(answers):
+        np.testing.assert_array_equal(answer, expected[i % len(rows)])

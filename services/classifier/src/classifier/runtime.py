@@ -97,7 +97,10 @@ class Runtime:
             self.settings, backend=chosen_backend(self.settings), accelerator=uses_accelerator(self.settings)
         )
         artifact, backend = load_model(
-            self.settings, threads=tuning.inference_threads, alone_threads=tuning.alone_threads
+            self.settings,
+            threads=tuning.inference_threads,
+            alone_threads=tuning.alone_threads,
+            callers=tuning.inference_workers,
         )
         self._refuse_unallowed_drill_defect(artifact.metadata)
         classifier = ImageClassifier(

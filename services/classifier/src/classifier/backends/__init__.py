@@ -54,12 +54,13 @@ def check_artifact(settings: Settings) -> tuple[ModelArtifact, Backend]:
 
 
 def load_model(
-    settings: Settings, *, threads: int = 1, alone_threads: int | None = None
+    settings: Settings, *, threads: int = 1, alone_threads: int | None = None, callers: int = 1
 ) -> tuple[ModelArtifact, InferenceBackend]:
     """Load the artifact named by the settings into its backend.
 
     ``threads`` per model call when calls run side by side; ``alone_threads`` for a call
-    that runs by itself (defaults to ``threads``).
+    that runs by itself (defaults to ``threads``); ``callers``: how many threads call the model
+    at once (the inference workers).
     """
     artifact, backend = check_artifact(settings)
     if backend == "torch":
@@ -69,7 +70,9 @@ def load_model(
     if backend == "openvino":
         from classifier.backends.openvino_backend import OpenVinoBackend
 
-        return artifact, OpenVinoBackend(artifact, threads=threads, alone_threads=alone_threads)
+        return artifact, OpenVinoBackend(
+            artifact, threads=threads, alone_threads=alone_threads, callers=callers
+        )
     from classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
 
     return artifact, OnnxRuntimeBackend(artifact, threads=threads, alone_threads=alone_threads)
