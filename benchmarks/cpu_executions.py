@@ -57,11 +57,10 @@ def make_predict(candidate: str, files: dict[str, Path], threads: int) -> Predic
         return lambda batch: np.asarray(session.run(None, {name: batch})[0])
     import openvino as ov
 
-    from classifier.backends.openvino_backend import compile_for_cpu
+    from classifier.backends.openvino_backend import compile_for_cpu, infer
 
     core = ov.Core()
-    compiled = compile_for_cpu(core, core.read_model(str(files[candidate])), threads)
-    return lambda batch: np.array(compiled.create_infer_request().infer({0: batch})[0])
+    return functools.partial(infer, compile_for_cpu(core, core.read_model(str(files[candidate])), threads))
 
 
 def prepare_files(scratch: Path) -> dict[str, Path]:

@@ -12,6 +12,7 @@ service builds it (a compiled model per caller). One run, one machine: compare w
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import shlex
@@ -28,7 +29,7 @@ from cpu_executions import FLOAT32_DIR, FOUR_PHOTOS, INT8_DIR, cpu_model
 
 from classifier.artifact import load_artifact
 from classifier.backends.onnxruntime_backend import OnnxRuntimeBackend
-from classifier.backends.openvino_backend import OpenVinoBackend, compile_for_cpu
+from classifier.backends.openvino_backend import OpenVinoBackend, compile_for_cpu, infer
 from classifier.prepare import ImagePreparation
 from classifier_testkit import photos
 
@@ -74,9 +75,7 @@ def model_objects(cores: int) -> dict[str, Predict]:
     pooled = OpenVinoBackend(load_artifact(INT8_DIR), threads=1, callers=cores)
     return {
         "ONNX Runtime float32, one session": ort.predict,
-        "OpenVINO int8, one compiled model": lambda batch: np.array(
-            compiled.create_infer_request().infer({0: batch})[0]
-        ),
+        "OpenVINO int8, one compiled model": functools.partial(infer, compiled),
         f"OpenVINO int8, OpenVinoBackend (a compiled model per caller, {cores})": pooled.predict,
     }
 

@@ -39,7 +39,7 @@ from classifier_testkit.artifacts import drill_artifact, int8_artifact, variant_
 from gitops import delivery
 from gitops.analysis import STEP as STEP_TEMPLATE
 from gitops.drill_quality import job_runner, measure_once, once, paired_job
-from gitops.drill_stack import ARTIFACT, Stack, Target, load, query, series
+from gitops.drill_stack import ARTIFACT, Stack, Target, query, series
 from gitops.durations import prometheus_duration_seconds
 from gitops.generate import SLO_FILE
 from gitops.paths import REPO_ROOT
@@ -336,7 +336,7 @@ def run_round(stack: Stack, stable: Target, number: int, report: DrillReport, go
         for name, environment in zip(case.plays(), case.expected, strict=True)
     ]
     loaded = [canaries[case.name] for case in (*CASES, OUTAGE) if case.loaded]
-    with load([stable, *loaded, *spares.values()]):
+    with stack.load([stable, *loaded, *spares.values()]):
         time.sleep(WARMUP_SECONDS)
         started = time.monotonic()
         timers = [after(OUTAGE.breach_at, functools.partial(stack.stop, outage.process))] + [
@@ -411,7 +411,7 @@ def run_quality_round(stack: Stack, stable: Target, number: int, report: DrillRe
         for case in QUALITY_CASES
     }
     outcomes: dict[str, Outcome] = {}
-    with load([stable, *canaries.values()]):
+    with stack.load([stable, *canaries.values()]):
         time.sleep(WARMUP_SECONDS)
         for case in QUALITY_CASES:  # one at a time: two cores, and a check is 480 requests
             with ThreadPoolExecutor(len(case.expected)) as pool:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from classifier_testkit.artifacts import DEFAULT_ARTIFACT
 from classifier_testkit.ports import free_port
@@ -29,8 +28,8 @@ from gitops.paths import REPO_ROOT
 from gitops.promtool_tests import RULES
 
 ARTIFACT = DEFAULT_ARTIFACT  # what `make model` builds
-SERVICE_GRACE_S = 15
-LOAD_START_TIMEOUT_S = 120  # SIGTERM to SIGKILL, as stop_process gives every other process
+SERVICE_GRACE_S = 15  # SIGTERM to SIGKILL, as stop_process gives every other process
+LOAD_START_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,43 +262,32 @@ class Stack:
         )
         return server
 
+    @contextlib.contextmanager
+    def load(self, targets: list[Target], users: int = 8) -> Iterator[None]:
+        """locust against `targets` (real photos) until the block ends. The block starts once every
+        target has answered locust, not when locust starts: it takes seconds to import and to make
+        its photos, more on a busy machine, and the drill's warm-up and first measurements count
+        from the block's start (a round once measured no traffic at all at dev's first step)."""
+        servers = [self._server_of[target.url] for target in targets]
+        before = [server.metric("classifier_images_total") for server in servers]
+        urls = ",".join(t.url for t in targets)
+        locustfile = REPO_ROOT / "loadtests" / "drill_locustfile.py"
+        command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+                   "--users", str(users), "--spawn-rate", str(users), "--only-summary"]  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            env=os.environ | {"DRILL_TARGETS": urls},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
-def classify_requests(target: Target) -> float:
-    """How many classify requests the process has answered, by its own /metrics."""
-    with urllib.request.urlopen(f"{target.url}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "classifier_http_requests_total" and sample.labels.get("route") == "/v1/classify"
-    )
+        def flowing() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"locust exited with {process.returncode} before loading every target")
+            return all(s.metric("classifier_images_total") > n for s, n in zip(servers, before, strict=True))
 
-
-@contextlib.contextmanager
-def load(targets: list[Target], users: int = 8) -> Iterator[None]:
-    """locust against `targets` (real photos) until the block ends. The block starts once every
-    target has answered locust, not when locust starts: it takes seconds to import and to make
-    its photos, more on a busy machine, and the drill's warm-up and first measurements count
-    from the block's start (a round once measured no traffic at all at dev's first step)."""
-    urls = ",".join(t.url for t in targets)
-    command = [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "loadtests" / "drill_locustfile.py"),
-               "--headless", "--users", str(users), "--spawn-rate", str(users), "--only-summary"]  # fmt: skip
-    before = {target.url: classify_requests(target) for target in targets}
-
-    def flowing() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"locust exited with {process.returncode} before loading every target")
-        return all(classify_requests(target) > before[target.url] for target in targets)
-
-    process = subprocess.Popen(
-        command,
-        env=os.environ | {"DRILL_TARGETS": urls},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(flowing, LOAD_START_TIMEOUT_S, "locust's first answer from every target")
-        yield
-    finally:
-        stop_process(process, grace_seconds=30)
+        try:
+            wait_for(flowing, LOAD_START_TIMEOUT_S, "locust's first answer from every target")
+            yield
+        finally:
+            stop_process(process, grace_seconds=30)

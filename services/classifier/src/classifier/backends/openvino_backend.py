@@ -44,15 +44,15 @@ class OpenVinoBackend:
 
     def predict(self, batch: npt.NDArray[np.float32], *, alone: bool = False) -> npt.NDArray[np.float32]:
         if alone and self._alone is not None:
-            return _infer(self._alone, batch)
+            return infer(self._alone, batch)
         compiled = self._idle.get()  # blocks only if more callers than compiled models
         try:
-            return _infer(compiled, batch)
+            return infer(compiled, batch)
         finally:
             self._idle.put(compiled)
 
 
-def _infer(compiled: ov.CompiledModel, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def infer(compiled: ov.CompiledModel, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     logits = compiled.create_infer_request().infer({0: batch})[0]
     return np.array(logits, dtype=np.float32)  # a copy: the request owns its output buffer
 
